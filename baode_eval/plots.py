@@ -1,0 +1,75 @@
+"""Figures for reports. Each function is keyword-only after its data, takes ``ax=None`` and
+returns ``(fig, ax)``; none writes files. Chinese labels use the bundled CJK font.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .fonts import use_cjk_font
+from .i18n import GOALS
+
+GOAL_COLOURS = {
+    "stable": "#4C72B0", "employed": "#DD8452", "prosperous": "#55A868",
+    "integrated": "#8172B3", "governance": "#937860",
+}
+
+
+def _axes(ax, figsize):
+    import matplotlib.pyplot as plt
+
+    use_cjk_font()
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize, layout="constrained")
+    else:
+        fig = ax.figure
+    return fig, ax
+
+
+def income_comparison(comparison: pd.DataFrame, *, baode_value: float, ax=None, figsize=(8, 4.2)):
+    """Horizontal bars: Baode's published per-capita income beside reference series of the same year.
+
+    Bars are labelled in both Chinese and English; net-income comparators are solid, other
+    concepts (disposable income, monitoring line) hatched, because they are not like for like.
+    """
+    from .datasets import load_reference
+
+    fig, ax = _axes(ax, figsize)
+    ref = load_reference()
+    labels = ["保德 脱贫群众人均收入\nBaode, formerly poor (published)"]
+    values = [baode_value]
+    hatches = [""]
+    colours = ["#C44E52"]
+    for row in comparison.itertuples():
+        if row.value is None or pd.isna(row.value):
+            continue
+        meta = ref.loc[ref["series"] == row.series].iloc[0]
+        flag = "  [未核实 unverified]" if meta["status"] == "unverified" else ""
+        labels.append(f"{meta['label_zh']}{flag}\n{meta['label_en']}")
+        values.append(row.value)
+        hatches.append("" if row.same_concept else "//")
+        colours.append("#4C72B0" if row.same_concept else "#B0B0B0")
+    y = range(len(values))[::-1]
+    bars = ax.barh(list(y), values, color=colours, edgecolor="#333333", linewidth=0.6)
+    for bar, h in zip(bars, hatches):
+        bar.set_hatch(h)
+    ax.set_yticks(list(y), labels, fontsize=8)
+    for yy, v in zip(y, values):
+        ax.text(v, yy, f" {v:,.0f}", va="center", fontsize=8)
+    year = int(comparison["year"].iloc[0])
+    ax.set_xlabel("元/人/年  yuan per person per year")
+    ax.set_title(f"人均收入对照 Per-capita income compared, {year}\n(斜线: 口径不同 hatched: different concept)", fontsize=10)
+    ax.set_xlim(0, max(values) * 1.18)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
+
+
+def figures_per_goal(counts: pd.Series, *, ax=None, figsize=(6, 3)):
+    """Bar chart of how many published figures speak to each goal, labels '稳得住\\nStable'."""
+    fig, ax = _axes(ax, figsize)
+    labels = [f"{GOALS[g]['zh']}\n{GOALS[g]['en']}" for g in counts.index]
+    ax.bar(labels, counts.to_numpy(), color=[GOAL_COLOURS[g] for g in counts.index])
+    for i, v in enumerate(counts.to_numpy()):
+        ax.text(i, v, str(int(v)), ha="center", va="bottom", fontsize=9)
+    ax.set_ylabel("公布数字个数  figures published")
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
