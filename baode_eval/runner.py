@@ -80,10 +80,23 @@ def short_name(nb: Path) -> str:
 
 
 def declared_parameters(nb: Path) -> dict:
-    """Names, inferred types and defaults of the notebook's ``parameters`` cell."""
+    """Names, types and defaults of the notebook's ``parameters`` cell.
+
+    papermill infers a type only from annotations; the type of a literal default
+    (``year = 2022``) is taken from the literal itself.
+    """
+    import ast
+
     import papermill as pm
 
-    return pm.inspect_notebook(str(nb))
+    declared = pm.inspect_notebook(str(nb))
+    for spec in declared.values():
+        if spec.get("inferred_type_name", "None") == "None":
+            try:
+                spec["inferred_type_name"] = type(ast.literal_eval(spec["default"])).__name__
+            except (ValueError, SyntaxError):
+                pass
+    return declared
 
 
 def load_params_file(path: str | Path | None) -> dict:
