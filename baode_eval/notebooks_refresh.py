@@ -7,6 +7,7 @@ that re-running without changes gives a byte-identical file.
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -16,12 +17,19 @@ from nbclient import NotebookClient
 from .runner import discover_notebooks
 
 
+_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+>")
+
+
 def refresh(nb_path: Path, *, kernel_name: str = "python3", timeout: int = 900) -> None:
     book = nbformat.read(nb_path, as_version=4)
     NotebookClient(book, kernel_name=kernel_name, timeout=timeout,
                    resources={"metadata": {"path": str(nb_path.parent)}}).execute()
     for cell in book.cells:
         cell.metadata.pop("execution", None)
+        for out in cell.get("outputs", []):
+            plain = out.get("data", {}).get("text/plain")
+            if isinstance(plain, str):  # object reprs carry memory addresses
+                out["data"]["text/plain"] = _ADDRESS.sub(" at 0x0>", plain)
     book.metadata.pop("papermill", None)
     nbformat.write(book, nb_path)
 
