@@ -109,6 +109,7 @@ def key(table: str = "household") -> tuple[str, ...]:
     return tuple(_raw_codebook()["tables"][table]["key"])
 
 
+@lru_cache(maxsize=None)
 def value_words(kind: str) -> frozenset[str]:
     """Normalised cell spellings of a kind: ``truthy``, ``falsy``, ``missing``, ``total_row``."""
     return frozenset(normalise_header(str(v)) for v in _raw_codebook()["values"][kind])
@@ -120,7 +121,14 @@ _UNIT_SUFFIX = re.compile(r"\([^()]*\)$")
 
 def normalise_header(text: Any) -> str:
     """Comparable form of a header or a cell word: NFKC (full-width -> half-width), no spaces, lower case."""
-    s = unicodedata.normalize("NFKC", "" if text is None else str(text))
+    if isinstance(text, str):
+        return _normalise_str(text)
+    return _normalise_str("" if text is None else str(text))
+
+
+@lru_cache(maxsize=65536)
+def _normalise_str(text: str) -> str:
+    s = unicodedata.normalize("NFKC", text)
     s = s.replace("【", "(").replace("】", ")").replace("[", "(").replace("]", ")")
     return _SPACE.sub("", s).lower()
 
@@ -303,15 +311,21 @@ def coerce_column(values: pd.Series, f: Field) -> tuple[pd.Series, dict[int, str
     raw = values.tolist()
     out: list[Any] = [None] * len(raw)
     bad: dict[int, str] = {}
+    seen: dict[Any, tuple[Any, str | None]] = {}   # cells repeat a lot: parse each distinct one once
     for i, v in enumerate(raw):
-        if is_missing(v):
-            continue
         try:
-            out[i] = parser(v)
-        except ParseError as exc:
-            bad[i] = str(exc)
-        except (TypeError, ValueError, OverflowError):
-            bad[i] = "type"
+            hit = seen.get((type(v), v))
+        except TypeError:
+            hit = None
+        if hit is None:
+            hit = _parse_cell(parser, v)
+            try:
+                seen[(type(v), v)] = hit
+            except TypeError:
+                pass
+        out[i], err = hit
+        if err is not None:
+            bad[i] = err
     if f.type == "category" and f.categories:
         allowed = set(f.categories)
         for i, v in enumerate(out):
@@ -319,6 +333,17 @@ def coerce_column(values: pd.Series, f: Field) -> tuple[pd.Series, dict[int, str
                 bad[i] = "category"
                 out[i] = None
     return _typed(out, f, values.index), bad
+
+
+def _parse_cell(parser, v) -> tuple[Any, str | None]:
+    if is_missing(v):
+        return None, None
+    try:
+        return parser(v), None
+    except ParseError as exc:
+        return None, str(exc)
+    except (TypeError, ValueError, OverflowError):
+        return None, "type"
 
 
 def _typed(cells: list, f: Field, index) -> pd.Series:
