@@ -16,11 +16,11 @@ _TEXT = {
     "en": {"file": "file", "read": "read as", "rows": "rows", "in": "read", "valid": "valid",
            "quarantined": "quarantined", "clean": "clean: no errors or warnings", "issues": "issues by rule",
            "first": "first issues", "more": "... {n} more (use --json FILE for all)", "sheet": "sheet",
-           "header": "header row(s)", "table": "table"},
+           "header": "header row(s)", "table": "table", "row": "row {n}", "whole": "file"},
     "zh": {"file": "文件", "read": "格式", "rows": "行数", "in": "读入", "valid": "有效",
            "quarantined": "隔离", "clean": "无错误、无警告", "issues": "按规则统计的问题",
            "first": "前若干条问题", "more": "……另有 {n} 条（完整列表见 --json FILE）", "sheet": "工作表",
-           "header": "表头行", "table": "表类型"},
+           "header": "表头行", "table": "表类型", "row": "第{n}行", "whole": "全文件"},
 }
 _SEV = {"en": {"error": "error", "warning": "warning", "info": "info"}, "zh": {"error": "错误", "warning": "警告", "info": "提示"}}
 
@@ -101,7 +101,7 @@ def summary(report, *, lang: str = "en", max_issues: int = 20) -> str:
         if not shown.empty:
             lines.append(f"{t['first']}:")
             for rec in shown.to_dict(orient="records"):
-                where = "file" if rec["row"] is None or str(rec["row"]) == "<NA>" else f"row {rec['row']}"
+                where = t["whole"] if rec["row"] is None or str(rec["row"]) == "<NA>" else t["row"].format(n=rec["row"])
                 lines.append(f"  {where:<9} {_SEV[lang][rec['severity']]:<8} {rec['message']}")
             rest = int((issues["severity"] != "info").sum()) - len(shown)
             if rest > 0:
