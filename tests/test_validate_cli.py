@@ -53,7 +53,7 @@ def test_chinese_summary(tmp_path, capsys):
     assert main(["validate", str(_problem_file(tmp_path)), "--lang", "zh"]) == 1
     out = capsys.readouterr().out
     assert "行数: 读入 5, 有效 4, 隔离 1" in out
-    assert "第4行     错误       人数：'abc' 不是有效的整数" in out
+    assert "第4行       错误       人数：'abc' 不是有效的整数" in out
 
 
 def test_json_to_stdout(tmp_path, capsys):
