@@ -170,6 +170,29 @@ def case_stata(tp):
     return p, lambda r: r.report.rows_valid == 4 and r.data["household_size"].tolist() == df["household_size"].tolist()
 
 
+def case_stata_labels(tp):
+    df = pd.DataFrame({"hh": ["H1", "H2"], "yr": [2022, 2022], "n": [3, 4]})
+    p = tp / "labelled.dta"
+    df.to_stata(p, write_index=False, version=118, variable_labels={"hh": "户编号", "yr": "年度", "n": "家庭人口数"})
+    return p, lambda r: list(r.data.columns) == ["household_id", "year", "household_size"] and r.data["household_size"].tolist() == [3, 4]
+
+
+def case_bad_ids_and_categories(tp):
+    ids = make_ids(3)
+    bad = ids[1][:17] + ("0" if ids[1][17] != "0" else "1")
+    text = f"户编号,年度,证件号码,监测对象类别\nH1,2022,{ids[0]},边缘易致贫户\nH2,2022,{bad},监测户\nH3,2022,{ids[2][:15]},\n"
+    def check(r):
+        iss = r.report.issues
+        return sorted(_pairs(iss)) == [("category", 3), ("id_checksum", 3), ("id_checksum", 4)] and (
+            r.report.rows_valid == 3 and r.data["monitoring_category"].isna().tolist() == [False, True, True]
+            and bad not in "".join(iss["value"]) and bad not in "".join(iss["message"]))
+    return _csv(tp, "bad_ids.csv", text), check
+
+
+def _pairs(issues):
+    return list(zip(issues["rule"], issues["row"].astype(int)))
+
+
 def case_empty(tp):
     return _csv(tp, "empty.csv", ""), "refused: empty"
 
@@ -367,6 +390,12 @@ def test_encoding_override(tmp_path):
     assert baode_eval.read(p, encoding="gbk").data["household_id"].tolist() == ["保德"]
     with pytest.raises(DataError, match="cannot be decoded as utf-8"):
         baode_eval.read(p, encoding="utf-8")
+
+
+def test_header_row_option(tmp_path):
+    p = _csv(tmp_path, "odd.csv", "说明,,\n户编号,年度,人数\nH1,2022,3\n")
+    r = baode_eval.read(p, header_row=2)
+    assert r.report.header_rows == (2,) and r.data["household_size"].tolist() == [3]
 
 
 def test_year_option_fills_missing_year(tmp_path):
