@@ -57,6 +57,7 @@ RULES: dict[str, Rule] = {r.id: r for r in [
     Rule("id_checksum", "warning", "{column} is not an 18-character ID number with a valid check digit", "{column} 不是校验位正确的18位身份证号"),
     # table
     Rule("duplicate_key", "error", "duplicate key {value}: same as row {other}", "重复主键 {value}：与第 {other} 行相同"),
+    Rule("member_quarantined", "error", "another member of this household (row {other}) has errors; households are collapsed whole", "同户其他成员（第 {other} 行）有错误，整户隔离后再汇总"),
     Rule("duplicate_id_number", "error", "{column} repeats row {other} in the same year", "{column} 与第 {other} 行重复（同一年度）"),
     # consistency
     Rule("members_order", "error", "{column} ({value}) exceeds {other_label} ({other_value})", "{column}（{value}）大于{other_label}（{other_value}）"),

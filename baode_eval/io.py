@@ -61,7 +61,9 @@ class Report:
     level: str = "household"
 
     def __post_init__(self):
-        assert self.rows_in == self.rows_valid + self.rows_quarantined, "row counts do not reconcile"
+        if self.rows_in != self.rows_valid + self.rows_quarantined:  # an invariant, checked even under -O
+            raise AssertionError(f"row counts do not reconcile: {self.rows_in} != "
+                                 f"{self.rows_valid} + {self.rows_quarantined}")
 
     @property
     def clean(self) -> bool:
@@ -622,9 +624,14 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
     personal |= set(by_pattern)
 
     # quarantine
+    out_level = level if level not in (None, "auto") else table
+    if out_level == "person" and table == "household":
+        raise ParameterError("level='person' needs a person file; this file has household rows")
     error_pos = sorted({r["_pos"] for r in out.records if r["severity"] == "error" and r["_pos"] is not None})
     if missing_required:
         error_pos = list(range(n))
+    elif out_level == "household" and table == "person" and error_pos:
+        error_pos = _whole_households(frame, error_pos, out)
     bad_mask = np.zeros(n, bool)
     bad_mask[error_pos] = True
 
@@ -643,15 +650,23 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
                              personal, protect, salt)
 
     issues = _issue_table(out, row_numbers, personal)
-    out_level = level if level not in (None, "auto") else table
     if out_level == "household" and table == "person":
         data = collapse(data)
-    elif out_level == "person" and table == "household":
-        raise ParameterError("level='person' needs a person file; this file has household rows")
     report = Report(path=str(path), format=grid.format, table=table, rows_in=n, rows_valid=int((~bad_mask).sum()),
                     rows_quarantined=int(bad_mask.sum()), issues=issues, encoding=grid.encoding, sheet=grid.sheet,
                     header_rows=tuple(header_numbers), rows_out=len(data), level=out_level)
     return ReadResult(data=data, quarantine=quarantine, report=report)
+
+
+def _whole_households(frame: pd.DataFrame, error_pos: list[int], out: checks.Collector) -> list[int]:
+    """Before collapsing, a household with a quarantined member is quarantined whole (its counts would be wrong)."""
+    keys = [k for k in ("household_id", "year") if k in frame.columns]
+    key = frame[keys].astype("string").fillna("").agg("\x1f".join, axis=1)
+    bad_keys = {key.iloc[p]: p for p in reversed(error_pos)}
+    extra = [p for p in range(len(frame)) if p not in set(error_pos) and key.iloc[p] in bad_keys]
+    for p in extra:
+        out.add("member_quarantined", p, "household_id", other=out.row_of(bad_keys[key.iloc[p]]))
+    return sorted(set(error_pos) | set(extra))
 
 
 _SCI = re.compile(r"^\d(\.\d+)?e\+?\d+$", re.I)

@@ -392,6 +392,19 @@ def test_encoding_override(tmp_path):
         baode_eval.read(p, encoding="utf-8")
 
 
+def test_collapse_quarantines_whole_households(tmp_path):
+    text = ("户编号,人编号,年度,是否有劳动能力,务工时间（月）\nH1,P1,2022,是,10\nH1,P2,2022,是,13\n"
+            "H2,P3,2022,否,0\n")
+    p = _csv(tmp_path, "roster.csv", text)
+    persons = baode_eval.read(p)
+    assert persons.report.rows_quarantined == 1 and persons.data["person_id"].tolist() == ["P1", "P3"]
+    hh = baode_eval.read(p, level="household")
+    assert hh.report.rows_quarantined == 2 and hh.quarantine["row"].tolist() == [2, 3]
+    assert hh.data["household_id"].tolist() == ["H2"] and hh.report.rows_out == 1
+    member = hh.report.issues[hh.report.issues["rule"] == "member_quarantined"]
+    assert member["row"].tolist() == [2] and "row 3" in member["message"].iloc[0]
+
+
 def test_header_row_option(tmp_path):
     p = _csv(tmp_path, "odd.csv", "说明,,\n户编号,年度,人数\nH1,2022,3\n")
     r = baode_eval.read(p, header_row=2)
