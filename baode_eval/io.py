@@ -26,7 +26,6 @@ import io as _io
 import json
 import math
 import re
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -622,6 +621,11 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
     for col in by_pattern:
         out.add("personal_by_pattern", None, col)
     personal |= set(by_pattern)
+    # a ledger keyed by the head's ID number: the key cannot be dropped, so it is replaced
+    key_personal = [k for k in privacy.pattern_columns(frame[[k for k in key_cols if k in frame.columns]])
+                    if k != "year"]
+    for col in key_personal:
+        out.add("personal_by_pattern", None, col)
 
     # quarantine
     out_level = level if level not in (None, "auto") else table
@@ -645,17 +649,35 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
             frame[s] = sex
 
     valid = frame.loc[~bad_mask].reset_index(drop=True)
+    raw_q = raw
+    for col in key_personal:
+        codes = _key_codes(frame[col], protect, salt)
+        if protect != "keep":
+            valid[col] = pd.array([codes.get(v) for v in valid[col].tolist()], dtype="string")
+        c = next(c for c, name in mapping.items() if name == col)
+        raw_q = raw_q.copy() if raw_q is raw else raw_q
+        raw_q[c] = pd.Series([None if _blank(v) else codes.get(schema.parse_string(v)) for v in raw[c].tolist()],
+                             index=raw.index, dtype=object)
     data = privacy.protect(valid, columns=sorted(personal), mode=protect, salt=salt)
-    quarantine = _quarantine(raw, labels, mapping, unknown_cols, keep_unknown, bad_mask, row_numbers, out,
+    quarantine = _quarantine(raw_q, labels, mapping, unknown_cols, keep_unknown, bad_mask, row_numbers, out,
                              personal, protect, salt)
 
-    issues = _issue_table(out, row_numbers, personal)
+    issues = _issue_table(out, row_numbers, personal | set(key_personal))
     if out_level == "household" and table == "person":
         data = collapse(data)
     report = Report(path=str(path), format=grid.format, table=table, rows_in=n, rows_valid=int((~bad_mask).sum()),
                     rows_quarantined=int(bad_mask.sum()), issues=issues, encoding=grid.encoding, sheet=grid.sheet,
                     header_rows=tuple(header_numbers), rows_out=len(data), level=out_level)
     return ReadResult(data=data, quarantine=quarantine, report=report)
+
+
+def _key_codes(values: pd.Series, protect: str, salt) -> dict:
+    """Replacement of a key column that holds ID or phone numbers: salted pseudonyms, or with
+    ``protect="drop"`` codes K000001… in order of first appearance (stable within one file only)."""
+    distinct = [v for v in dict.fromkeys(values.tolist()) if isinstance(v, str)]
+    if protect == "pseudonymise":
+        return {v: privacy.pseudonym(v, salt) for v in distinct}
+    return {v: f"K{i + 1:06d}" for i, v in enumerate(distinct)}
 
 
 def _whole_households(frame: pd.DataFrame, error_pos: list[int], out: checks.Collector) -> list[int]:

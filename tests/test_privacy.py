@@ -162,3 +162,16 @@ def test_suppress_small_cells():
         privacy.suppress_small_cells(table, "households", k=0)
     with pytest.raises(ParameterError, match="count_col"):
         privacy.suppress_small_cells(table, "n")
+
+
+def test_household_key_that_is_an_id_number_is_replaced(tmp_path):
+    ids = make_ids(3)
+    p = tmp_path / "keyed.csv"
+    pd.DataFrame({"户编号": [ids[0], ids[1], ids[1], ids[2]], "年度": [2022, 2022, 2022, 2023],
+                  "人数": [2, 3, 3, "x"]}).to_csv(p, index=False)
+    r = baode_eval.read(p)
+    assert r.data["household_id"].tolist() == ["K000001", "K000002"]
+    assert r.quarantine["household_id"].tolist() == ["K000002", "K000003"]
+    assert sorted(s for s in ids if s in _all_text(r)) == []
+    q = baode_eval.read(p, protect="pseudonymise", salt=SALT)
+    assert q.data["household_id"].tolist() == [privacy.pseudonym(ids[0], SALT), privacy.pseudonym(ids[1], SALT)]
