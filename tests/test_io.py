@@ -524,3 +524,25 @@ def test_reader_never_crashes_and_reconciles(tmp_path, cells, encoding):
     if rep.rows_in:
         assert set(r.quarantine["row"].astype(int)) == bad_rows or "required_column" in set(rep.issues["rule"])
     assert all(len(reason) > 0 for reason in r.quarantine["reasons"])
+
+
+def test_simulator_exports_read_cleanly(tmp_path):
+    """Runs once the simulator (issue 4) is on the branch: its realistic exports read with no errors,
+    no personal data survives, and persons collapse into exactly the simulator's households."""
+    simulate = pytest.importorskip("baode_eval.simulate")
+    hh_path, person_path, canon = tmp_path / "hh.csv", tmp_path / "persons.csv", tmp_path / "hh.parquet"
+    simulate.write_simulation(hh_path, lang="zh", personal=True, households=40, seed=5)
+    simulate.write_simulation(person_path, lang="zh", personal=True, households=40, seed=5, level="person")
+    simulate.write_simulation(canon, lang="en", households=40, seed=5)
+    hh = baode_eval.read(hh_path)
+    assert hh.report.encoding == "gb18030" and hh.report.rows_quarantined == 0
+    assert not (hh.report.issues["severity"] == "error").any()
+    ids = set(pd.read_csv(hh_path, encoding="gbk", dtype=str)["证件号码"])
+    text = hh.data.to_csv() + hh.report.to_json()
+    assert not [i for i in ids if i in text]
+    collapsed = baode_eval.read(person_path, level="household").data
+    truth = baode_eval.read(canon).data
+    merged = collapsed.merge(truth, on=["household_id", "year"], suffixes=("", "_sim"))
+    assert len(merged) == len(truth) == len(collapsed)
+    for col in ("household_size", "labour_members", "employed_members", "months_worked", "local_employed_members"):
+        assert merged[col].astype(float).tolist() == merged[col + "_sim"].astype(float).tolist(), col
