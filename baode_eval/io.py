@@ -349,8 +349,8 @@ def _text(v) -> str:
 def _labels_at(rows: list[list[Any]], r: int, top: int, width: int) -> list[str]:
     """Header labels if row ``r`` is the last header row, rows ``top..r`` the header block.
 
-    An empty cell takes the nearest label above it (a vertically merged header); a child label
-    that the codebook does not know is tried with its group label in front (``劳动力`` + ``人数``).
+    An empty cell takes the nearest label above it (a vertically merged header); a child label is
+    first tried with its group label in front (``劳动力`` + ``人数`` = ``劳动力人数``), then alone.
     """
     labels = []
     for c in range(width):
@@ -372,11 +372,11 @@ def _labels_at(rows: list[list[Any]], r: int, top: int, width: int) -> list[str]
             labels.append("")
             continue
         label = chain[0]
-        if schema.lookup(label, "person") is None:
-            for parent in chain[1:]:
-                if schema.lookup(parent + label, "person"):
-                    label = parent + label
-                    break
+        # group + child first: under 劳动力 and 就业, two columns headed 人数 are not household size
+        for parent in chain[1:]:
+            if schema.lookup(parent + label, "person"):
+                label = parent + label
+                break
         labels.append(label)
     return labels
 

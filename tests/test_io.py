@@ -405,6 +405,13 @@ def test_collapse_quarantines_whole_households(tmp_path):
     assert member["row"].tolist() == [2] and "row 3" in member["message"].iloc[0]
 
 
+def test_group_header_gives_meaning_to_repeated_child_labels(tmp_path):
+    p = _csv(tmp_path, "groups.csv", "户编号,年度,家庭,劳动力,就业\n,,人数,人数,人数\nH1,2022,4,3,2\n")
+    r = baode_eval.read(p)
+    assert r.report.header_rows == (1, 2)
+    assert r.data[["household_size", "labour_members", "employed_members"]].iloc[0].tolist() == [4, 3, 2]
+
+
 def test_header_row_option(tmp_path):
     p = _csv(tmp_path, "odd.csv", "说明,,\n户编号,年度,人数\nH1,2022,3\n")
     r = baode_eval.read(p, header_row=2)
