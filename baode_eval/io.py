@@ -94,6 +94,12 @@ class Report:
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False, indent=2)
 
+    def summary(self, lang: str = "en", max_issues: int = 20) -> str:
+        """The text ``baode-eval validate`` prints (deterministic)."""
+        from .commands.validate import summary
+
+        return summary(self, lang=check_lang(lang), max_issues=max_issues)
+
 
 @dataclass
 class ReadResult:

@@ -56,6 +56,15 @@ def test_chinese_summary(tmp_path, capsys):
     assert "第4行       错误       人数：'abc' 不是有效的整数" in out
 
 
+def test_report_summary_is_what_the_cli_prints(tmp_path, capsys):
+    import baode_eval
+
+    p = _problem_file(tmp_path)
+    main(["validate", str(p), "--lang", "zh"])
+    printed = capsys.readouterr().out
+    assert baode_eval.read(p, lang="zh").report.summary("zh") + "\n" == printed
+
+
 def test_json_to_stdout(tmp_path, capsys):
     main(["validate", str(_clean_file(tmp_path)), "--json", "-"])
     out = capsys.readouterr().out
