@@ -150,6 +150,16 @@ def case_xlsx_float_ids(tp):
     return p, check
 
 
+def case_csv_ids_in_scientific_notation(tp):
+    ids = make_ids(2)
+    text = f"户编号,年度,证件号码\nH1,2022,4.10000199001012E+17\nH2,2022,{ids[0][:17]}0.0\nH3,2022,{ids[1]}\n"
+    def check(r):
+        iss = r.report.issues
+        return (_pairs(iss) == [("id_as_number", 2), ("id_as_number", 3)] and r.report.rows_valid == 3
+                and set(iss["value"]) == {"***"})
+    return _csv(tp, "sci_ids.csv", text), check
+
+
 def case_xls(tp):
     return _xls(tp), lambda r: (r.report.format == "xls" and r.data["monitoring_start"].tolist() == ["202103", "202107"]
                                 and r.data["risk_cleared"].tolist() == [True, False])
