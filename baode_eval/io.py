@@ -512,8 +512,9 @@ _READ_OPTIONS = {"table", "level", "sheet", "encoding", "sep", "header_row", "ye
 
 def _is_total_row(cells: list[Any]) -> bool:
     words = schema.value_words("total_row")
+    initials = {w[0] for w in words}
     for v in cells[:6]:
-        if isinstance(v, str):
+        if isinstance(v, str) and schema.normalise_header(v[:1] or " ")[:1] in initials | {""}:
             s = schema.normalise_header(v).rstrip(":：")
             if s in words or (len(s) <= 6 and any(s.startswith(w) for w in words)):
                 return True
@@ -549,7 +550,7 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
     body, numbers, pending_notes, ragged, short = [], [], [], {}, []
     info_rows: list[tuple[str, int]] = []
     for cells, number in zip(grid.rows[first:], grid.numbers[first:]):
-        filled = [v for v in cells if not _blank(v)]
+        filled = [v for v in cells if (v.strip() if isinstance(v, str) else not _blank(v))]
         if not filled:
             continue
         if _is_total_row(cells):
