@@ -26,6 +26,7 @@ import io as _io
 import json
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -275,7 +276,8 @@ def _read_xls(path: Path, data: bytes, sheet, table_hint) -> _Grid:
     except ImportError:  # pragma: no cover - xlrd is a dependency
         raise DataError("is an .xls workbook; install xlrd to read it", path=path) from None
     try:
-        book = xlrd.open_workbook(file_contents=data, on_demand=True)
+        # xlrd reports damage on its log file (stdout by default): keep it out of the user's output
+        book = xlrd.open_workbook(file_contents=data, on_demand=True, logfile=_io.StringIO(), verbosity=0)
     except Exception as exc:
         raise _fail(path, ".xls workbook", exc) from None
 
@@ -487,16 +489,20 @@ def read(path, *, table: Level = "auto", level: Level | None = None, sheet=None,
         raise DataError("is empty (0 bytes)", path=path)
     fmt = _sniff_format(path, data[:16])
     hint = None if table == "auto" else table
-    if fmt == "text":
-        grid = _read_text(path, data, encoding, sep)
-    elif fmt == "xlsx":
-        grid = _read_xlsx(path, data, sheet, hint)
-    elif fmt == "xls":
-        grid = _read_xls(path, data, sheet, hint)
-    elif fmt == "parquet":
-        grid = _read_parquet(path)
-    else:
-        grid = _read_dta(path)
+    with warnings.catch_warnings():
+        # library warnings about a damaged or unusual file (openpyxl, xlrd, Stata) are not for the
+        # user's terminal; what matters reaches the issue table or a DataError
+        warnings.simplefilter("ignore")
+        if fmt == "text":
+            grid = _read_text(path, data, encoding, sep)
+        elif fmt == "xlsx":
+            grid = _read_xlsx(path, data, sheet, hint)
+        elif fmt == "xls":
+            grid = _read_xls(path, data, sheet, hint)
+        elif fmt == "parquet":
+            grid = _read_parquet(path)
+        else:
+            grid = _read_dta(path)
     try:
         return _build(path, grid, table=table, level=level, header_row=header_row, year=year, protect=protect,
                       salt=salt, derive_from_id=derive_from_id, keep_unknown=keep_unknown, options=options)

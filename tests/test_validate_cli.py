@@ -100,3 +100,20 @@ def test_missing_file_and_bad_option_exit_2(tmp_path, capsys):
     assert "none.csv: file not found" in capsys.readouterr().err
     assert main(["validate", str(_clean_file(tmp_path)), "--programme-years", "x"]) == 2
     assert main(["validate", str(_clean_file(tmp_path)), "--encoding", "klingon"]) == 2
+
+
+def test_damaged_xls_gives_one_line_and_no_library_noise(tmp_path, capsys):
+    xlwt = __import__("pytest").importorskip("xlwt")
+    book = xlwt.Workbook()
+    ws = book.add_sheet("s")
+    for r in range(30):
+        for c, v in enumerate(["户编号", "年度", "人数"] if r == 0 else [f"H{r}", 2022, 3]):
+            ws.write(r, c, v)
+    good = tmp_path / "good.xls"
+    book.save(str(good))
+    bad = tmp_path / "cut.xls"
+    bad.write_bytes(good.read_bytes()[:3000])
+    assert main(["validate", str(bad)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert len(captured.err.strip().splitlines()) == 1 and str(bad) in captured.err
