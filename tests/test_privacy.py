@@ -175,3 +175,13 @@ def test_household_key_that_is_an_id_number_is_replaced(tmp_path):
     assert sorted(s for s in ids if s in _all_text(r)) == []
     q = baode_eval.read(p, protect="pseudonymise", salt=SALT)
     assert q.data["household_id"].tolist() == [privacy.pseudonym(ids[0], SALT), privacy.pseudonym(ids[1], SALT)]
+
+
+def test_protect_and_safe_frame_leave_the_callers_frame_alone():
+    df = pd.DataFrame({"id_number": [make_id(1)], "note": [f"电话{make_phone(1)}"], "site": ["=1+1"]})
+    copy = df.copy()
+    out = privacy.protect(df, columns=["id_number"], mode="drop")
+    safe = privacy.safe_frame(df)
+    pd.testing.assert_frame_equal(df, copy)
+    assert list(out.columns) == ["note", "site"] and out["note"].iloc[0] == "电话[PHONE]"
+    assert safe["site"].iloc[0] == "'=1+1"
