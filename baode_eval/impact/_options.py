@@ -1,0 +1,87 @@
+"""Option vocabularies of ``baode_eval.impact``, checked at the boundary.
+
+One place for every ``Literal`` so that an error can list the allowed values (the pyfixest
+habit), and so that the docs and the code cannot disagree about them.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Literal, get_args
+
+import numpy as np
+import pandas as pd
+
+from ..errors import DataError, ParameterError
+
+ControlGroup = Literal["nevertreated", "notyettreated"]
+Aggregation = Literal["simple", "dynamic", "group", "calendar"]
+BasePeriod = Literal["varying", "universal"]
+BootstrapWeights = Literal["mammen", "rademacher"]
+Vcov = Literal["iid", "hetero", "cluster"]
+EventStudyMethod = Literal["cs", "twfe"]
+
+SE_CONVENTION = (
+    "Standard errors: CR1 clustered (G/(G-1) x (n-1)/(n-K)); fixed effects nested in the "
+    "clusters are not counted in K (the fixest / reghdfe convention)."
+)
+SE_CONVENTION_IF = (
+    "Standard errors: from influence functions, clustered by {cluster} with the CR1 factor "
+    "G/(G-1) (no regressors are estimated in the final step, so K plays no role); "
+    "fixed effects nested in clusters are not counted (fixest / reghdfe convention)."
+)
+
+
+def check_choice(name: str, value, allowed_type) -> str:
+    """Return ``value`` if it is one of the ``Literal`` values, else raise a clear error."""
+    allowed = get_args(allowed_type)
+    if value not in allowed:
+        raise ParameterError(
+            f"{name}={value!r} is not allowed; choose one of: {', '.join(map(repr, allowed))}"
+        )
+    return value
+
+
+def check_columns(data, columns: Iterable[str | None], *, what: str = "data") -> None:
+    """Raise ``DataError`` naming every missing column (and the columns that do exist)."""
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"{what} must be a pandas DataFrame, not {type(data).__name__}")
+    missing = [c for c in columns if c is not None and c not in data.columns]
+    if missing:
+        have = ", ".join(map(str, list(data.columns)[:30]))
+        raise DataError(f"column(s) {missing} not found in {what}; columns are: {have}")
+
+
+def check_level(level: float) -> float:
+    if not (isinstance(level, (int, float)) and 0 < level < 1):
+        raise ParameterError(f"level={level!r} must be a number strictly between 0 and 1 (e.g. 0.95)")
+    return float(level)
+
+
+def numeric(data: pd.DataFrame, column: str) -> np.ndarray:
+    """A column as float64, with a clear error for text or missing values."""
+    try:
+        values = pd.to_numeric(data[column], errors="raise").to_numpy(dtype="float64", na_value=np.nan)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"column {column!r} must be numeric ({exc})") from None
+    if np.isnan(values).any():
+        raise DataError(
+            f"column {column!r} has {int(np.isnan(values).sum())} missing value(s); "
+            "drop or impute them before estimating"
+        )
+    return values
+
+
+def binary(data: pd.DataFrame, column: str) -> np.ndarray:
+    values = numeric(data, column)
+    bad = ~np.isin(values, (0.0, 1.0))
+    if bad.any():
+        raise DataError(f"column {column!r} must be 0/1 (or boolean); found {np.unique(values[bad])[:5]}")
+    return values
+
+
+def unit_weights(data: pd.DataFrame, weights: str | None) -> np.ndarray:
+    if weights is None:
+        return np.ones(len(data))
+    w = numeric(data, weights)
+    if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
+        raise DataError(f"weights column {weights!r} must be finite, non-negative and not all zero")
+    return w
