@@ -24,10 +24,16 @@ SE_CONVENTION = (
     "clusters are not counted in K (the fixest / reghdfe convention)."
 )
 SE_CONVENTION_IF = (
-    "Standard errors: from influence functions, clustered by {cluster} with the CR1 factor "
-    "G/(G-1) (no regressors are estimated in the final step, so K plays no role); "
-    "fixed effects nested in clusters are not counted (fixest / reghdfe convention)."
+    "Standard errors: analytic, from influence functions; {how}. Convention for clustered "
+    "regressions: CR1, fixed effects nested in clusters not counted (fixest / reghdfe)."
 )
+
+
+def se_note_if(cluster: str | None, idname: str) -> str:
+    """The SE sentence for influence-function estimators (unit level like R did, or CR1 by cluster)."""
+    how = (f"clustered by {cluster} with the CR1 factor G/(G-1)" if cluster is not None else
+           f"each unit ({idname}) is its own cluster, no finite-sample factor (as R did)")
+    return SE_CONVENTION_IF.format(how=how)
 
 
 def check_choice(name: str, value, allowed_type) -> str:

@@ -17,7 +17,7 @@ from scipy import stats
 
 from ..errors import DataError, ParameterError
 from ._drdid import att_dr_panel, att_unconditional
-from ._options import (SE_CONVENTION_IF, Aggregation, BasePeriod, BootstrapWeights, ControlGroup,
+from ._options import (se_note_if, Aggregation, BasePeriod, BootstrapWeights, ControlGroup,
                        check_choice, check_columns, check_level, numeric, unit_weights)
 from ._results import ImpactResult, fmt, normal_table, overall_from_row, table_text
 
@@ -149,7 +149,7 @@ class StaggeredDiDResult(ImpactResult):
             "n_periods": len(periods), "n_groups": len(groups), "se": se_kind,
             "pretest_statistic": pretest["statistic"], "pretest_df": pretest["df"], "pretest_p_value": pretest["p_value"],
         }
-        self.notes = [SE_CONVENTION_IF.format(cluster=cluster_label),
+        self.notes = [cluster_label,
                       "Uniform (sup-t) bands from the bootstrap." if crit is not None else "Pointwise intervals."]
         self._overall = overall_from_row(self.aggregate("simple").tidy().iloc[0])
 
@@ -438,6 +438,6 @@ def staggered_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gn
         cells, inf, unit_g=g, unit_w=w, cluster_codes=cluster_codes, periods=periods, groups=groups, pg=pg,
         level=level, control_group=control_group, base_period=base_period,
         method="doubly robust (Sant'Anna-Zhao)" if covariates else "unconditional (difference of mean changes)",
-        n_units=n, n_clusters=n_clusters, cluster_label=cluster or f"{idname} (unit)",
+        n_units=n, n_clusters=n_clusters, cluster_label=se_note_if(cluster, idname),
         bootstrap=int(bootstrap) if bootstrap else None, bootstrap_weights=bootstrap_weights, seed=seed,
         pretest=pretest, yname=yname)
