@@ -22,14 +22,27 @@ def logit_fit(d: np.ndarray, x: np.ndarray, w: np.ndarray, *, max_iter: int = 10
     beta = np.zeros(x.shape[1])
     p_bar = np.clip(np.average(d, weights=w), 1e-6, 1 - 1e-6)
     beta[0] = np.log(p_bar / (1 - p_bar)) if np.allclose(x[:, 0], 1) else 0.0
+    def loglik(b):
+        eta = x @ b
+        return float(np.sum(w * (d * eta - np.logaddexp(0.0, eta))))
+
+    current = loglik(beta)
     for _ in range(max_iter):
         eta = np.clip(x @ beta, -35, 35)
         p = 1.0 / (1.0 + np.exp(-eta))
         grad = x.T @ (w * (d - p))
         hess = (x * (w * p * (1 - p))[:, None]).T @ x
-        step = np.linalg.solve(hess, grad)
-        beta += step
-        if np.max(np.abs(step)) < tol:
+        step = np.linalg.lstsq(hess, grad, rcond=None)[0]
+        # step halving keeps Newton from overshooting when covariates are badly scaled
+        for _half in range(60):
+            trial = loglik(beta + step)
+            if trial >= current - 1e-12 * abs(current):
+                break
+            step = step / 2
+        beta = beta + step
+        improvement = trial - current
+        current = trial
+        if np.max(np.abs(step)) < tol or abs(improvement) < 1e-14 * max(1.0, abs(current)):
             break
     eta = np.clip(x @ beta, -35, 35)
     p = 1.0 / (1.0 + np.exp(-eta))
