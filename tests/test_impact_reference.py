@@ -90,6 +90,18 @@ def test_mpdta_dynamic_aggregation(cs):
         assert abs(rows.loc[e, "std_error"] / se - 1) < BOOTSTRAP_SE_REL, e
 
 
+def test_mpdta_dynamic_balanced_in_event_time(cs):
+    ref = REF["mpdta_dynamic_balanced"]
+    agg = cs.aggregate("dynamic", balance_e=1)
+    assert agg.overall["estimate"] == pytest.approx(ref["overall"][0], abs=PRINTED_4DP)
+    assert abs(agg.overall["std_error"] / ref["overall"][1] - 1) < BOOTSTRAP_SE_REL
+    rows = agg.tidy().iloc[1:].set_index("event_time")
+    assert sorted(rows.index.astype(int)) == [r[0] for r in ref["rows"]]
+    for e, est, se in ref["rows"]:
+        assert rows.loc[e, "estimate"] == pytest.approx(est, abs=PRINTED_4DP), e
+        assert abs(rows.loc[e, "std_error"] / se - 1) < BOOTSTRAP_SE_REL, e
+
+
 def test_mpdta_universal_base_period(mpdta):
     ref = REF["mpdta_attgt_universal"]
     res = impact.staggered_did(mpdta, yname="lemp", idname="countyreal", tname="year", gname="first_treat",

@@ -26,6 +26,8 @@ def normal_table(terms, estimates, std_errors, *, level: float = 0.95, crit: flo
 def fmt(x, digits: int = 4) -> str:
     if x is None or (isinstance(x, float) and not np.isfinite(x)):
         return "NA"
+    if isinstance(x, (bool, np.bool_)):
+        return "yes" if x else "no"
     if isinstance(x, (int, np.integer)):
         return f"{int(x):,d}"
     return f"{float(x):.{digits}f}"

@@ -46,7 +46,7 @@ def heterogeneity(data: pd.DataFrame, *, by: str, estimator: Callable | str = "s
     subgroup plus an inverse-variance pooled row, and a Wald test that all subgroup effects are
     equal (valid when subgroups share no cluster).
     """
-    from . import __dict__ as namespace
+    import importlib
 
     check_columns(data, [by])
     level = check_level(level)
@@ -54,7 +54,7 @@ def heterogeneity(data: pd.DataFrame, *, by: str, estimator: Callable | str = "s
         allowed = ["did", "twfe", "staggered_did", "dr_did", "event_study"]
         if estimator not in allowed:
             raise ParameterError(f"estimator={estimator!r} is not allowed; choose one of: {', '.join(map(repr, allowed))}")
-        func = namespace[estimator]
+        func = getattr(importlib.import_module("baode_eval.impact"), estimator)
     else:
         func = estimator
     rows = []

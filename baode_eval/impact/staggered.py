@@ -158,7 +158,7 @@ class StaggeredDiDResult(ImpactResult):
         return self._tidy.copy()
 
     # ---- aggregation (R did::aggte) ---------------------------------------------------------
-    def _wif(self, keep: np.ndarray, pg_cells: np.ndarray, groups_of_keep: np.ndarray) -> np.ndarray:
+    def _wif(self, pg_cells: np.ndarray, groups_of_keep: np.ndarray) -> np.ndarray:
         """Influence of estimating the aggregation weights P(G=g) (R did ``wif``)."""
         w = self._unit_w
         ind = (self._unit_g[:, None] == groups_of_keep[None, :]) * w[:, None] - pg_cells[None, :]
@@ -171,12 +171,17 @@ class StaggeredDiDResult(ImpactResult):
         est = float(np.sum(att[keep] * weights))
         influence = inf[:, keep] @ weights
         if use_wif:
-            influence = influence + self._wif(keep, pg_cells, groups_of_keep) @ att[keep]
+            influence = influence + self._wif(pg_cells, groups_of_keep) @ att[keep]
         return est, influence
 
     def aggregate(self, type: Aggregation = "group", *, min_e: float = -np.inf, max_e: float = np.inf,
                   balance_e: int | None = None) -> "AggregateResult":
-        """Aggregate ATT(g,t) like R ``aggte(type=…)``: "simple", "dynamic", "group" or "calendar"."""
+        """Aggregate ATT(g,t) like R ``aggte(type=…)``: "simple", "dynamic", "group" or "calendar".
+
+        ``min_e``/``max_e`` restrict event times (dynamic) or post-treatment length (others);
+        ``balance_e`` (dynamic only) keeps the batches observed at least that many years after
+        relocation, so that the composition does not change along the event-time axis.
+        """
         check_choice("type", type, Aggregation)
         c = self._cells
         att = c["estimate"].to_numpy()
@@ -193,8 +198,11 @@ class StaggeredDiDResult(ImpactResult):
         elif type == "dynamic":
             e_all = tim - grp
             if balance_e is not None:
-                ok_groups = self.groups[self.groups + balance_e <= self.periods.max()]
-                inwin = np.isin(grp, ok_groups) & (e_all <= balance_e) & (e_all >= min(min_e, 0) if np.isfinite(min_e) else True)
+                # R did: keep groups observed >= balance_e periods after treatment, and event
+                # times in [balance_e - (last - first period), balance_e]
+                ok_groups = self.groups[self.periods.max() - self.groups >= balance_e]
+                span = self.periods.max() - self.periods.min()
+                inwin = np.isin(grp, ok_groups) & (e_all <= balance_e) & (e_all >= balance_e - span)
             else:
                 inwin = np.ones(len(att), bool)
             inwin &= (e_all >= min_e) & (e_all <= max_e) & valid
@@ -222,7 +230,7 @@ class StaggeredDiDResult(ImpactResult):
             m = np.column_stack(infs)
             wts = pgs / pgs.sum()
             overall = float(ests @ wts)
-            ovinf = m @ wts + self._wif(None, pgs, gvals) @ ests
+            ovinf = m @ wts + self._wif(pgs, gvals) @ ests
         else:  # calendar
             label = "time"
             for tval in self.periods[self.periods >= self.groups.min()]:
