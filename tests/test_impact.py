@@ -104,6 +104,18 @@ def test_twfe_is_biased_under_dynamic_heterogeneous_effects_and_warns(panel):
     assert "Goodman-Bacon" in res.summary()
 
 
+def test_bacon_decomposition_with_always_treated_units():
+    d = staggered_panel(600, np.random.default_rng(13))
+    always = d[ID].isin(d[ID].unique()[:50])
+    d.loc[always, "relocated"] = 1
+    with pytest.warns(impact.StaggeredTimingWarning):
+        res = impact.twfe(d, yname=Y, dname="relocated", idname=ID, tname=T)
+    b = res.bacon
+    assert b["weight"].sum() == pytest.approx(1.0, abs=1e-12)
+    assert float((b["weight"] * b["estimate"]).sum()) == pytest.approx(res.overall["estimate"], rel=1e-9)
+    assert 2014 in set(b["control"])            # already-treated units serve only as controls
+
+
 def test_twfe_unbiased_with_single_adoption_date():
     rng = np.random.default_rng(5)
     d = staggered_panel(1500, rng)
@@ -248,6 +260,21 @@ def test_income_restoration_against_own_deflated_baseline():
     assert tab[(tab["site"] == "S1") & (tab["term"] == "share_restored")]["estimate"].iloc[0] == pytest.approx(0.5)
     with pytest.raises(DataError, match="cpi has no value"):
         impact.income_restoration(d, baseline=2015, cpi={2015: 100.0})
+
+
+def test_income_restoration_with_household_specific_baseline_year():
+    d = staggered_panel(300, np.random.default_rng(14))
+    d = d[d[G] > 0].copy()
+    d["baseline_year"] = d[G] - 1
+    cpi = {int(y): 100.0 * 1.05 ** (y - 2014) for y in YEARS}
+    res = impact.income_restoration(d, baseline="baseline_year", cpi=cpi, at=2021)
+    hh = res.households().set_index(ID)
+    one = hh.index[0]
+    rows = d[d[ID] == one].set_index(T)[Y]
+    base_year = int(hh.loc[one, "baseline_year"])
+    expected = (rows[2021] / cpi[2021]) / (rows[base_year] / cpi[base_year])
+    assert hh.loc[one, "ratio"] == pytest.approx(expected)
+    assert res.overall["estimate"] == pytest.approx(hh["restored"].mean())
 
 
 def test_attrition_counts_households_that_left():

@@ -92,13 +92,16 @@ def did(data: pd.DataFrame, *, yname: str, treated: str, post: str, cluster: str
 
 # ---- TWFE and its diagnostics -------------------------------------------------------------------
 
-def _first_treated(ids, t, d):
-    """Per unit: first period with d == 1 (0 if never), and whether treatment is absorbing."""
-    frame = pd.DataFrame({"id": ids, "t": t, "d": d}).sort_values(["id", "t"])
-    first = frame[frame["d"] == 1].groupby("id")["t"].min()
-    g = frame["id"].map(first).fillna(0.0).to_numpy()
-    absorbing = bool(((frame["d"] == 1) == ((g > 0) & (frame["t"].to_numpy() >= g))).all())
-    return pd.Series(g, index=frame.index).sort_index().to_numpy(), absorbing
+def _first_treated(unit_codes: np.ndarray, t: np.ndarray, d: np.ndarray):
+    """Per row: the unit's first period with d == 1 (0 if never), and whether treatment is absorbing."""
+    n_units = int(unit_codes.max()) + 1
+    first = np.full(n_units, np.inf)
+    on = d == 1
+    np.minimum.at(first, unit_codes[on], t[on])
+    first[~np.isfinite(first)] = 0.0
+    g = first[unit_codes]
+    absorbing = bool(np.all(on == ((g > 0) & (t >= g))))
+    return g, absorbing
 
 
 def dcdh_weights(d: np.ndarray, unit_codes: np.ndarray, time_codes: np.ndarray, w: np.ndarray,
@@ -154,6 +157,8 @@ def bacon_decomposition(y: np.ndarray, ids, t: np.ndarray, g: np.ndarray) -> pd.
         nu = share[0]
         for k in timing:
             nk, dk = share[k], dbar[k]
+            if dk >= 1:            # treated in every period: no 2x2 against the never treated
+                continue
             nku = nk / (nk + nu)
             s = (nk + nu) ** 2 * nku * (1 - nku) * dk * (1 - dk) / vd
             est = dd(k, 0, np.ones(big_t, bool), lambda c, k=k: c >= k)
