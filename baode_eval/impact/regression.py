@@ -148,7 +148,8 @@ def bacon_decomposition(y: np.ndarray, ids, t: np.ndarray, g: np.ndarray) -> pd.
         return float((a[post].mean() - a[~post].mean()) - (b[post].mean() - b[~post].mean()))
 
     # variance of the two-way demeaned treatment (balanced, unweighted)
-    dmat = np.array([[1.0 if (gv > 0 and tt >= gv) else 0.0 for tt in periods] for gv in unit["g"]])
+    ug = unit["g"].to_numpy()[:, None]
+    dmat = ((ug > 0) & (periods[None, :] >= ug)).astype("float64")
     dtil = dmat - dmat.mean(axis=1, keepdims=True) - dmat.mean(axis=0, keepdims=True) + dmat.mean()
     vd = float((dtil**2).mean())
     rows = []
