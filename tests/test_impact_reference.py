@@ -182,3 +182,16 @@ def test_bacon_decomposition_reproduces_twfe_on_mpdta(mpdta):
     w = res.weights_diagnostic
     assert w["weight"].sum() == pytest.approx(1.0, abs=1e-12)
     assert (w["weight"] < 0).sum() >= 1          # the 2004 cohort's late periods get negative weight
+
+
+def test_did_with_covariates_weights_clusters_matches_pyfixest():
+    ref = REF["pyfixest_did_kielmc"]
+    k = pd.read_csv(REF_DIR / "kielmc.csv")
+    k = k.assign(w=k["rooms"], cl=(k["age"] // 10).astype(int))
+    cov = ["age", "agesq", "land"]
+    a = impact.did(k, yname="lrprice", treated="nearinc", post="y81", covariates=cov, cluster="cl", weights="w")
+    assert a.overall["estimate"] == pytest.approx(ref["weighted_clustered"]["coefficient"], rel=PYFIXEST_REL)
+    assert a.overall["std_error"] == pytest.approx(ref["weighted_clustered"]["std_error"], rel=PYFIXEST_REL)
+    b = impact.did(k, yname="lrprice", treated="nearinc", post="y81", covariates=cov)
+    assert b.overall["estimate"] == pytest.approx(ref["hetero"]["coefficient"], rel=PYFIXEST_REL)
+    assert b.overall["std_error"] == pytest.approx(ref["hetero"]["std_error"], rel=PYFIXEST_REL)
