@@ -206,6 +206,8 @@ def test_site_clustering_changes_se_with_cr1_factor(panel):
     assert res.overall["estimate"] == pytest.approx(impact.staggered_did(
         panel, yname=Y, idname=ID, tname=T, gname=G).overall["estimate"])
     assert "clustered by site with the CR1 factor G/(G-1)" in res.summary()
+    assert "CAUTION: only 4 clusters" in res.summary()
+    assert "CAUTION" not in impact.staggered_did(panel, yname=Y, idname=ID, tname=T, gname=G).summary()
     with pytest.raises(DataError, match="constant within"):
         impact.staggered_did(panel, yname=Y, idname=ID, tname=T, gname=G, cluster="year")
 

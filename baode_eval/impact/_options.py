@@ -91,3 +91,15 @@ def unit_weights(data: pd.DataFrame, weights: str | None) -> np.ndarray:
     if (w < 0).any() or not np.isfinite(w).all() or w.sum() <= 0:
         raise DataError(f"weights column {weights!r} must be finite, non-negative and not all zero")
     return w
+
+
+FEW_CLUSTERS = 30
+
+
+def few_clusters_note(n_clusters: int | None) -> list[str]:
+    """A warning line for the summary when cluster-robust inference rests on few clusters."""
+    if n_clusters is not None and n_clusters < FEW_CLUSTERS:
+        return [f"CAUTION: only {n_clusters} clusters; cluster-robust standard errors are unreliable with "
+                f"fewer than about {FEW_CLUSTERS} (cluster at household or village level, or treat the "
+                "intervals as indicative)."]
+    return []

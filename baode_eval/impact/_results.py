@@ -29,7 +29,7 @@ def fmt(x, digits: int = 4) -> str:
     if isinstance(x, (bool, np.bool_)):
         return "yes" if x else "no"
     if isinstance(x, (int, np.integer)):
-        return f"{int(x):,d}"
+        return str(int(x))
     return f"{float(x):.{digits}f}"
 
 

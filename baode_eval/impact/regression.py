@@ -18,8 +18,8 @@ import pandas as pd
 
 from ..errors import DataError, ParameterError
 from ._linalg import codes_of, wald_test, wls
-from ._options import (SE_CONVENTION, EventStudyMethod, Vcov, check_choice, check_columns, check_level,
-                       binary, numeric, unit_weights)
+from ._options import (SE_CONVENTION, EventStudyMethod, Vcov, binary, check_choice, check_columns, check_level,
+                       few_clusters_note, numeric, unit_weights)
 from ._results import ImpactResult, normal_table, overall_from_row, table_text, fmt
 
 
@@ -56,7 +56,7 @@ class RegressionResult(ImpactResult):
         self._tidy = normal_table(terms, fit.params, se, level=level)
         self._overall = overall_from_row(self._tidy[self._tidy["term"] == headline].iloc[0])
         self._glance = glance
-        self.notes = notes
+        self.notes = notes + (few_clusters_note(fit.n_clusters) if fit.vcov_type == "cluster" else [])
 
     @property
     def vcov(self) -> pd.DataFrame:
@@ -312,7 +312,7 @@ def event_study(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gnam
         agg = res.aggregate("dynamic", min_e=-leads if leads else -np.inf, max_e=lags if lags is not None else np.inf)
         tab = agg.tidy()
         rows = tab["term"] != "overall"
-        e = tab["event_time"].to_numpy(dtype="float64")
+        e = tab["event_time"].to_numpy(dtype="float64", na_value=np.nan)
         tab.loc[rows & (e == -1), ["std_error", "statistic", "p_value", "ci_low", "ci_high"]] = np.nan
         pre = np.flatnonzero(rows.to_numpy() & (e <= -2))
         if pre.size:
@@ -332,7 +332,8 @@ def event_study(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gnam
         glance = {"estimator": "event_study_cs", **{k: res._glance[k] for k in ("control_group", "n_units", "n_clusters", "se")}}
         return EventStudyResult(tab.reset_index(drop=True), pretrend={"statistic": stat, "df": df, "p_value": pval},
                                 level=level, glance=glance, title="事件研究 Event study (Callaway–Sant'Anna, reference e = -1)",
-                                notes=res.notes[:1] + ["Overall: mean of post-treatment event-time effects (e >= 0).",
+                                notes=res.notes[:1] + few_clusters_note(res._glance["n_clusters"]) + [
+                                                       "Overall: mean of post-treatment event-time effects (e >= 0).",
                                                        "Leads use the universal base period g-1."], reference=-1)
     # classic dynamic TWFE
     check_columns(data, [yname, idname, tname, gname, cluster, weights])
@@ -369,7 +370,7 @@ def event_study(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gnam
               "n_clusters": fit.n_clusters, "vcov": "cluster", "window": f"[{lo}, {hi}] (end points binned)"}
     return EventStudyResult(tab, pretrend={"statistic": stat, "df": df, "p_value": pval}, level=level, glance=glance,
                             title="事件研究 Event study (TWFE dummies, reference e = -1)",
-                            notes=[_se_note("cluster", cluster_col),
+                            notes=[_se_note("cluster", cluster_col), *few_clusters_note(fit.n_clusters),
                                    "Overall: mean of post-treatment coefficients. TWFE event studies are contaminated "
                                    "by other periods' effects when effects differ across batches (Sun & Abraham 2021); "
                                    "prefer method='cs'."], reference=-1)

@@ -17,7 +17,7 @@ from scipy import stats
 
 from ..errors import DataError, ParameterError
 from ._drdid import att_dr_panel, att_unconditional
-from ._options import (se_note_if, Aggregation, BasePeriod, BootstrapWeights, ControlGroup,
+from ._options import (few_clusters_note, se_note_if, Aggregation, BasePeriod, BootstrapWeights, ControlGroup,
                        check_choice, check_columns, check_level, numeric, unit_weights)
 from ._results import ImpactResult, fmt, normal_table, overall_from_row, table_text
 
@@ -149,7 +149,7 @@ class StaggeredDiDResult(ImpactResult):
             "n_periods": len(periods), "n_groups": len(groups), "se": se_kind,
             "pretest_statistic": pretest["statistic"], "pretest_df": pretest["df"], "pretest_p_value": pretest["p_value"],
         }
-        self.notes = [cluster_label,
+        self.notes = [cluster_label, *few_clusters_note(n_clusters),
                       "Uniform (sup-t) bands from the bootstrap." if crit is not None else "Pointwise intervals."]
         self._overall = overall_from_row(self.aggregate("simple").tidy().iloc[0])
 
@@ -302,17 +302,18 @@ class AggregateResult(ImpactResult):
         self.title = f"Callaway–Sant'Anna aggregation: {type}"
         if rows:
             tab = normal_table([f"{label}={r[0]}" for r in rows], [r[1] for r in rows], ses, level=self.level, crit=crit)
-            tab.insert(1, label, [r[0] for r in rows])
+            tab.insert(1, label, pd.array([r[0] for r in rows], dtype="Int64"))
             if crit is not None:
                 pw = normal_table(tab["term"], tab["estimate"], tab["std_error"], level=self.level)
                 tab["ci_low_pointwise"], tab["ci_high_pointwise"] = pw["ci_low"], pw["ci_high"]
+            ov.insert(1, label, pd.array([pd.NA], dtype="Int64"))
             self._tidy = pd.concat([ov, tab], ignore_index=True)
         else:
             self._tidy = ov
         self.crit = crit if crit is not None else z
         self._glance = {"aggregation": type, "estimate": overall, "std_error": overall_se, **{
             k: parent._glance[k] for k in ("control_group", "base_period", "n_units", "n_clusters", "se")}}
-        self.notes = parent.notes[:1] + ([
+        self.notes = parent.notes[:1] + few_clusters_note(parent._glance["n_clusters"]) + ([
             "Overall for dynamic: mean of post-treatment event-time effects (e >= 0)." if type == "dynamic" else
             "Overall for group: groups weighted by their size." if type == "group" else
             "Overall for calendar: mean over periods." if type == "calendar" else

@@ -16,7 +16,8 @@ import pandas as pd
 
 from ..errors import DataError, ParameterError
 from ._drdid import att_dr_panel, att_ipw_panel, logit_fit
-from ._options import binary, check_choice, check_columns, check_level, numeric, se_note_if, unit_weights
+from ._options import (binary, check_choice, check_columns, check_level, few_clusters_note, numeric, se_note_if,
+                       unit_weights)
 from ._results import ImpactResult, fmt, normal_table, overall_from_row, table_text
 
 from typing import Literal
@@ -187,4 +188,4 @@ def dr_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, treated: 
     return TwoPeriodResult(f"{name}: {yname}", att, se, level=level,
                            glance={"estimator": f"{method}_did_panel", "n_units": n, "n_treated": int(d.sum()),
                                    "n_clusters": g},
-                           notes=[se_note_if(cluster, idname)])
+                           notes=[se_note_if(cluster, idname), *few_clusters_note(g if cluster is not None else None)])
