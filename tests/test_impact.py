@@ -81,6 +81,20 @@ def test_cs_not_yet_treated_controls_recover_truth(panel):
     assert a < b
 
 
+def test_anticipation_moves_the_base_period():
+    d = staggered_panel(3000, np.random.default_rng(17))
+    ahead = (d[G] > 0) & (d[T] == d[G] - 1)            # households react the year before moving
+    d.loc[ahead, Y] += 400.0
+    naive = impact.staggered_did(d, yname=Y, idname=ID, tname=T, gname=G)
+    aware = impact.staggered_did(d, yname=Y, idname=ID, tname=T, gname=G, anticipation=1)
+    truth = true_simple()
+    assert within(aware.overall["estimate"], truth, aware.overall["std_error"])
+    assert naive.overall["estimate"] - truth < -5 * naive.overall["std_error"]   # base year contaminated
+    assert aware.glance()["anticipation"].iloc[0] == 1
+    with pytest.raises(ParameterError, match="non-negative integer"):
+        impact.staggered_did(d, yname=Y, idname=ID, tname=T, gname=G, anticipation=-1)
+
+
 def test_group_and_calendar_aggregations(cs):
     grp = cs.aggregate("group").tidy().iloc[1:].set_index("group")
     for g in COHORTS[1:]:

@@ -26,7 +26,7 @@ class PanelPreparationWarning(UserWarning):
     """Units were dropped or recoded while preparing the panel (the message says which)."""
 
 
-def _wide_panel(data, *, yname, idname, tname, gname, weights, cluster, covariates):
+def _wide_panel(data, *, yname, idname, tname, gname, weights, cluster, covariates, anticipation=0):
     """Balanced wide panel: Y (units x periods), G, w, cluster labels, X (first-period covariates)."""
     check_columns(data, [yname, idname, tname, gname, weights, cluster, *covariates])
     frame = pd.DataFrame({
@@ -61,10 +61,10 @@ def _wide_panel(data, *, yname, idname, tname, gname, weights, cluster, covariat
         warnings.warn(f"{int(late)} unit(s) first treated after the last period are treated as never "
                       "treated", PanelPreparationWarning, stacklevel=3)
         g = np.where(g > periods[-1], 0.0, g)
-    always = (g > 0) & (g <= periods[0])
+    always = (g > 0) & (g <= periods[0] + anticipation)
     if always.any():
-        warnings.warn(f"{int(always.sum())} unit(s) already treated in the first period were dropped "
-                      "(no untreated period to compare)", PanelPreparationWarning, stacklevel=3)
+        warnings.warn(f"{int(always.sum())} unit(s) treated (or anticipating treatment) in the first period were "
+                      "dropped (no untreated period to compare)", PanelPreparationWarning, stacklevel=3)
         keep = ~always
         y, g, ids, first = y.iloc[keep], g[keep], ids[keep], first.iloc[keep]
     x = None
@@ -122,6 +122,7 @@ class StaggeredDiDResult(ImpactResult):
 
     def __init__(self, cells: pd.DataFrame, inf: np.ndarray, *, unit_g, unit_w, cluster_codes, periods,
                  groups, pg, level, control_group, base_period, method, n_units, n_clusters, cluster_label,
+                 anticipation=0,
                  bootstrap, bootstrap_weights, seed, pretest, yname):
         self._cells = cells
         self._inf = inf
@@ -145,7 +146,7 @@ class StaggeredDiDResult(ImpactResult):
                    if bootstrap else "analytic (influence function)")
         self._glance = {
             "estimator": "callaway_santanna", "method": method, "control_group": control_group,
-            "base_period": base_period, "n_units": n_units, "n_clusters": n_clusters,
+            "base_period": base_period, "anticipation": anticipation, "n_units": n_units, "n_clusters": n_clusters,
             "n_periods": len(periods), "n_groups": len(groups), "se": se_kind,
             "pretest_statistic": pretest["statistic"], "pretest_df": pretest["df"], "pretest_p_value": pretest["p_value"],
         }
@@ -278,7 +279,7 @@ class StaggeredDiDResult(ImpactResult):
         p = self.pretest
         head = [self.title, "=" * len(self.title),
                 f"Outcome: {self.yname}; comparison: {self.control_group}; base period: {self.base_period}; "
-                f"estimation: {self.method}",
+                f"anticipation: {self._glance['anticipation']}; estimation: {self.method}",
                 table_text(self._tidy[["group", "time", "estimate", "std_error", "ci_low", "ci_high", "n_treated", "n_control"]]),
                 "",
                 f"Simple aggregation (overall ATT): {fmt(agg.overall['estimate'])} (SE {fmt(agg.overall['std_error'])}), "
@@ -351,7 +352,7 @@ def _event_plot(tab: pd.DataFrame, *, ax=None, title: str, reference: int | None
 def staggered_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gname: str,
                   control_group: ControlGroup = "nevertreated", weights: str | None = None,
                   cluster: str | None = None, covariates: list[str] | None = None,
-                  base_period: BasePeriod = "varying", bootstrap: int | None = None,
+                  base_period: BasePeriod = "varying", anticipation: int = 0, bootstrap: int | None = None,
                   bootstrap_weights: BootstrapWeights = "mammen", seed: int | None = None,
                   level: float = 0.95) -> StaggeredDiDResult:
     """Callaway–Sant'Anna ATT(g,t) for staggered adoption (panel data; R ``did::att_gt``).
@@ -363,6 +364,8 @@ def staggered_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gn
     ``weights`` and ``cluster`` must be constant within a unit. ``bootstrap``: number of
     multiplier-bootstrap draws (``seed`` for reproducibility); then SEs come from the bootstrap
     and intervals of the ATT(g,t) and of aggregated rows are uniform (sup-t) bands.
+    ``anticipation``: number of periods before relocation in which households may already react
+    (announcement, preparation); the base period becomes g - 1 - anticipation (as R did).
     """
     check_choice("control_group", control_group, ControlGroup)
     check_choice("base_period", base_period, BasePeriod)
@@ -370,9 +373,12 @@ def staggered_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gn
     level = check_level(level)
     if bootstrap is not None and (not isinstance(bootstrap, (int, np.integer)) or bootstrap < 50):
         raise ParameterError(f"bootstrap={bootstrap!r} must be None or an integer number of draws >= 50")
+    if not isinstance(anticipation, (int, np.integer)) or anticipation < 0:
+        raise ParameterError(f"anticipation={anticipation!r} must be a non-negative integer number of periods")
     covariates = list(covariates or [])
     y, periods, g, w, cl, x, ids = _wide_panel(data, yname=yname, idname=idname, tname=tname, gname=gname,
-                                               weights=weights, cluster=cluster, covariates=covariates)
+                                               weights=weights, cluster=cluster, covariates=covariates,
+                                               anticipation=int(anticipation))
     n = len(g)
     w = w / w.mean()
     groups = np.sort(np.unique(g[g > 0]))
@@ -387,7 +393,7 @@ def staggered_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gn
     rows, infs = [], []
     tindex = {t: i for i, t in enumerate(periods)}
     for gv in groups:
-        pre_index = np.flatnonzero(periods < gv)[-1]          # last period before treatment
+        pre_index = np.flatnonzero(periods + anticipation < gv)[-1]   # last period before (anticipated) treatment
         treat = g == gv
         t_range = range(len(periods)) if base_period == "universal" else range(1, len(periods))
         for ti in t_range:
@@ -403,7 +409,7 @@ def staggered_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gn
             if control_group == "nevertreated":
                 ctrl = g == 0
             else:
-                ctrl = (g == 0) | ((g > periods[max(ti, bi)]) & (g != gv))
+                ctrl = (g == 0) | ((g > periods[max(ti, bi)] + anticipation) & (g != gv))
             if not ctrl.any():
                 continue
             sub = treat | ctrl
@@ -445,7 +451,7 @@ def staggered_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gn
         pretest = {"statistic": float("nan"), "df": 0, "p_value": float("nan")}
     return StaggeredDiDResult(
         cells, inf, unit_g=g, unit_w=w, cluster_codes=cluster_codes, periods=periods, groups=groups, pg=pg,
-        level=level, control_group=control_group, base_period=base_period,
+        level=level, control_group=control_group, base_period=base_period, anticipation=int(anticipation),
         method="doubly robust (Sant'Anna-Zhao)" if covariates else "unconditional (difference of mean changes)",
         n_units=n, n_clusters=n_clusters, cluster_label=se_note_if(cluster, idname),
         bootstrap=int(bootstrap) if bootstrap else None, bootstrap_weights=bootstrap_weights, seed=seed,
