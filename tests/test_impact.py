@@ -368,6 +368,16 @@ def test_bad_arguments_give_clear_errors(call, match):
         call(d)
 
 
+def test_empty_relocation_year_means_never_relocated(panel):
+    d = panel.astype({G: "float64"})
+    d.loc[d[G] == 0, G] = np.nan
+    a = impact.staggered_did(d, yname=Y, idname=ID, tname=T, gname=G)
+    b = impact.staggered_did(panel, yname=Y, idname=ID, tname=T, gname=G)
+    assert a.overall == b.overall
+    with pytest.raises(DataError, match="negative"):
+        impact.staggered_did(panel.assign(**{G: -1}), yname=Y, idname=ID, tname=T, gname=G)
+
+
 def test_unbalanced_panel_units_dropped_with_warning():
     d = staggered_panel(200, np.random.default_rng(6))
     d = d.drop(index=d.index[5])

@@ -76,6 +76,18 @@ def numeric(data: pd.DataFrame, column: str) -> np.ndarray:
     return values
 
 
+def first_treatment(data: pd.DataFrame, column: str) -> np.ndarray:
+    """First treated period per row; empty means never treated (codebook: "0 or empty"), coded 0."""
+    try:
+        values = pd.to_numeric(data[column], errors="raise").to_numpy(dtype="float64", na_value=np.nan)
+    except (ValueError, TypeError) as exc:
+        raise DataError(f"column {column!r} must be numeric (first period treated, 0 or empty = never) ({exc})") from None
+    values = np.where(np.isnan(values), 0.0, values)
+    if (values < 0).any():
+        raise DataError(f"column {column!r} has negative values; use 0 (or empty) for never treated")
+    return values
+
+
 def binary(data: pd.DataFrame, column: str) -> np.ndarray:
     values = numeric(data, column)
     bad = ~np.isin(values, (0.0, 1.0))

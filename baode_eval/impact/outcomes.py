@@ -11,7 +11,7 @@ import pandas as pd
 from scipy import stats
 
 from ..errors import DataError, ParameterError
-from ._options import check_columns, check_level, numeric, unit_weights
+from ._options import check_columns, check_level, first_treatment, numeric, unit_weights
 from ._results import ImpactResult, fmt, normal_table, overall_from_row, table_text
 
 
@@ -250,7 +250,7 @@ def attrition(data: pd.DataFrame, *, idname: str, tname: str, gname: str, left: 
     check_columns(data, [idname, tname, gname, left, weights])
     level = check_level(level)
     t = numeric(data, tname)
-    frame = pd.DataFrame({"id": data[idname].to_numpy(), "t": t, "g": numeric(data, gname),
+    frame = pd.DataFrame({"id": data[idname].to_numpy(), "t": t, "g": first_treatment(data, gname),
                           "w": unit_weights(data, weights),
                           "left": numeric(data, left) if left else np.zeros(len(t))})
     periods = np.sort(np.unique(t))

@@ -19,7 +19,7 @@ import pandas as pd
 from ..errors import DataError, ParameterError
 from ._linalg import codes_of, wald_test, wls
 from ._options import (SE_CONVENTION, EventStudyMethod, Vcov, binary, check_choice, check_columns, check_level,
-                       few_clusters_note, numeric, unit_weights)
+                       few_clusters_note, first_treatment, numeric, unit_weights)
 from ._results import ImpactResult, normal_table, overall_from_row, table_text, fmt
 
 
@@ -338,7 +338,7 @@ def event_study(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gnam
     # classic dynamic TWFE
     check_columns(data, [yname, idname, tname, gname, cluster, weights])
     cluster_col = cluster or idname
-    y, t, g = numeric(data, yname), numeric(data, tname), numeric(data, gname)
+    y, t, g = numeric(data, yname), numeric(data, tname), first_treatment(data, gname)
     w = unit_weights(data, weights)
     ucodes, n_units = codes_of(data[idname].to_numpy())
     tcodes, _ = codes_of(t)

@@ -17,7 +17,7 @@ from scipy import stats
 
 from ..errors import DataError, ParameterError
 from ._drdid import att_dr_panel, att_unconditional
-from ._options import (few_clusters_note, se_note_if, Aggregation, BasePeriod, BootstrapWeights, ControlGroup,
+from ._options import (few_clusters_note, first_treatment, se_note_if, Aggregation, BasePeriod, BootstrapWeights, ControlGroup,
                        check_choice, check_columns, check_level, numeric, unit_weights)
 from ._results import ImpactResult, fmt, normal_table, overall_from_row, table_text
 
@@ -31,7 +31,7 @@ def _wide_panel(data, *, yname, idname, tname, gname, weights, cluster, covariat
     check_columns(data, [yname, idname, tname, gname, weights, cluster, *covariates])
     frame = pd.DataFrame({
         "id": data[idname].to_numpy(), "t": numeric(data, tname), "y": numeric(data, yname),
-        "g": numeric(data, gname), "w": unit_weights(data, weights),
+        "g": first_treatment(data, gname), "w": unit_weights(data, weights),
     })
     if cluster is not None:
         frame["cl"] = data[cluster].to_numpy()
