@@ -191,8 +191,9 @@ def test_dr_did_two_periods_recovers_effect():
     d["treated"] = (d[G] > 0).astype(int)
     res = impact.dr_did(d, yname=Y, idname=ID, tname=T, treated="treated", covariates=["x"])
     assert within(res.overall["estimate"], true_attgt(2018, 2018), res.overall["std_error"])
-    ipw = impact.dr_did(d, yname=Y, idname=ID, tname=T, treated="treated", covariates=["x"], method="ipw")
-    assert within(ipw.overall["estimate"], true_attgt(2018, 2018), ipw.overall["std_error"])
+    for method in ("ipw", "dr_imp"):
+        other = impact.dr_did(d, yname=Y, idname=ID, tname=T, treated="treated", covariates=["x"], method=method)
+        assert within(other.overall["estimate"], true_attgt(2018, 2018), other.overall["std_error"]), method
 
 
 # ---- weights, clustering, bootstrap --------------------------------------------------------------

@@ -29,10 +29,14 @@ SE_CONVENTION_IF = (
 )
 
 
-def se_note_if(cluster: str | None, idname: str) -> str:
-    """The SE sentence for influence-function estimators (unit level like R did, or CR1 by cluster)."""
-    how = (f"clustered by {cluster} with the CR1 factor G/(G-1)" if cluster is not None else
-           f"each unit ({idname}) is its own cluster, no finite-sample factor (as R did)")
+def se_note_if(cluster: str | None, idname: str, *, unit_factor: bool = False) -> str:
+    """The SE sentence for influence-function estimators (unit level like R did / DRDID, or CR1 by cluster)."""
+    if cluster is not None:
+        how = f"clustered by {cluster} with the CR1 factor G/(G-1)"
+    elif unit_factor:
+        how = f"each unit ({idname}) is its own cluster, CR1 factor n/(n-1) (as R DRDID)"
+    else:
+        how = f"each unit ({idname}) is its own cluster, no finite-sample factor (as R did)"
     return SE_CONVENTION_IF.format(how=how)
 
 

@@ -15,14 +15,14 @@ import numpy as np
 import pandas as pd
 
 from ..errors import DataError, ParameterError
-from ._drdid import att_dr_panel, att_ipw_panel, logit_fit
+from ._drdid import att_dr_imp_panel, att_dr_panel, att_ipw_panel, logit_fit
 from ._options import (binary, check_choice, check_columns, check_level, few_clusters_note, numeric, se_note_if,
                        unit_weights)
 from ._results import ImpactResult, fmt, normal_table, overall_from_row, table_text
 
 from typing import Literal
 
-DrMethod = Literal["dr", "ipw"]
+DrMethod = Literal["dr", "dr_imp", "ipw"]
 
 
 def _smd(x, d, w_adj, w_base):
@@ -153,6 +153,9 @@ def dr_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, treated: 
            level: float = 0.95) -> TwoPeriodResult:
     """Doubly robust (Sant'Anna & Zhao 2020) or IPW (Abadie 2005) DiD for a two-period panel.
 
+    ``method``: "dr" (locally efficient, logit score: ``DRDID::drdid_panel``, also used inside
+    ``staggered_did``), "dr_imp" (further improved, inverse probability tilting:
+    ``DRDID::drdid_imp_panel``, R ``drdid()``'s default) or "ipw" (normalised IPW).
     ``treated``: 0/1, constant within a unit. Covariates are read in the first period.
     """
     check_choice("method", method, DrMethod)
@@ -174,7 +177,8 @@ def dr_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, treated: 
     d = pre["d"].to_numpy()
     x = np.column_stack([np.ones(len(d))] + [pre[f"x{j}"].to_numpy() for j in range(len(covariates))])
     w = pre["w"].to_numpy()
-    att, inf = (att_dr_panel if method == "dr" else att_ipw_panel)(dy, d, x, w)
+    estimator = {"dr": att_dr_panel, "dr_imp": att_dr_imp_panel, "ipw": att_ipw_panel}[method]
+    att, inf = estimator(dy, d, x, w)
     n = len(d)
     if cluster is not None:
         codes = pd.factorize(pre["cl"].to_numpy(), sort=True)[0]
@@ -182,10 +186,14 @@ def dr_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, treated: 
         s = np.bincount(codes, weights=inf, minlength=g)
         se = float(np.sqrt(g / (g - 1) * np.sum(s**2)) / n)
     else:
+        # each unit its own cluster with the CR1 factor n/(n-1): the sample SD of the influence
+        # function over sqrt(n), exactly as R DRDID reports
         g = n
-        se = float(np.sqrt(np.sum(inf**2)) / n)
-    name = ("doubly robust DiD (Sant'Anna & Zhao 2020)" if method == "dr" else "IPW DiD (Abadie 2005)")
+        se = float(np.sqrt(n / (n - 1) * np.sum(inf**2)) / n)
+    name = {"dr": "doubly robust DiD (Sant'Anna & Zhao 2020)",
+            "dr_imp": "improved doubly robust DiD (Sant'Anna & Zhao 2020, IPT)",
+            "ipw": "IPW DiD (Abadie 2005)"}[method]
     return TwoPeriodResult(f"{name}: {yname}", att, se, level=level,
                            glance={"estimator": f"{method}_did_panel", "n_units": n, "n_treated": int(d.sum()),
                                    "n_clusters": g},
-                           notes=[se_note_if(cluster, idname), *few_clusters_note(g if cluster is not None else None)])
+                           notes=[se_note_if(cluster, idname, unit_factor=True), *few_clusters_note(g if cluster is not None else None)])
