@@ -416,7 +416,16 @@ def test_plots_return_fig_and_ax_without_writing(panel, cs, tmp_path, monkeypatc
 
     monkeypatch.chdir(tmp_path)
     es = impact.event_study(panel, yname=Y, idname=ID, tname=T, gname=G)
-    objs = [cs, cs.aggregate("dynamic"), cs.aggregate("group"), es,
+    d = panel.assign(treated=(panel[G] > 0).astype(int), post=(panel[T] >= 2018).astype(int))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", impact.StaggeredTimingWarning)
+        tw = impact.twfe(d, yname=Y, dname="relocated", idname=ID, tname=T)
+    objs = [cs, cs.aggregate("dynamic"), cs.aggregate("group"), es, tw,
+            impact.did(d, yname=Y, treated="treated", post="post", cluster=ID),
+            impact.event_study(panel, yname=Y, idname=ID, tname=T, gname=G, method="twfe"),
+            impact.propensity_score(d[d[T] == 2014], treated="treated", covariates=["x"]),
+            impact.attrition(panel, idname=ID, tname=T, gname=G),
+            impact.heterogeneity(panel, by="site", yname=Y, idname=ID, tname=T, gname=G),
             impact.income_restoration(panel, baseline=2014, cpi={y: 100.0 for y in YEARS})]
     for obj in objs:
         fig, ax = obj.plot()
