@@ -1,4 +1,4 @@
-"""Run the report notebooks headless with papermill and assemble the report folder.
+"""Run the report notebooks headless (papermill parameterisation, a warm kernel) and assemble the report folder.
 
 ``run(out_dir, ...)`` executes every ``notebooks/NN_name.ipynb`` with validated parameters and
 writes into ``out_dir``:
@@ -20,8 +20,6 @@ import json
 import platform
 import subprocess
 import sys
-import time
-import traceback
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -29,6 +27,7 @@ import yaml
 
 from . import __version__, paths
 from .errors import DataError, ParameterError
+from .factory import Job, JobResult, execute_jobs
 from .i18n import check_lang
 
 # Parameters the runner itself supplies; a notebook declares those it uses.
@@ -223,43 +222,6 @@ def _notebook_title(nb: Path) -> str:
     return nb.stem
 
 
-def export_html(executed: Path, out_html: Path, *, code: bool) -> None:
-    """Render an executed notebook as one self-contained HTML file (code hidden unless ``code``)."""
-    import nbformat
-    from nbconvert import HTMLExporter
-
-    exporter = HTMLExporter()
-    if not code:
-        exporter.exclude_input = True
-        exporter.exclude_input_prompt = True
-        exporter.exclude_output_prompt = True
-    book = nbformat.read(executed, as_version=4)
-    # The cell papermill injects holds run parameters, already shown in the provenance block.
-    book.cells = [c for c in book.cells if "injected-parameters" not in c.metadata.get("tags", [])]
-    if not code:
-        # Headline cells print machine-checked lines for nbval; officials see them in index.html.
-        book.cells = [c for c in book.cells if not c.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
-    body, _ = exporter.from_notebook_node(book)
-    out_html.write_text(body, encoding="utf-8")
-
-
-def _execute(nb: Path, out: Path, parameters: dict, *, kernel_name: str, timeout: int, cwd: Path) -> None:
-    import papermill as pm
-
-    pm.execute_notebook(
-        str(nb), str(out), parameters=parameters, kernel_name=kernel_name, progress_bar=False,
-        request_save_on_cell_execute=False, execution_timeout=timeout, cwd=str(cwd), log_output=False,
-    )
-
-
-def _error_text(exc: BaseException) -> str:
-    from papermill.exceptions import PapermillExecutionError
-
-    if isinstance(exc, PapermillExecutionError):
-        return f"{exc.ename}: {exc.evalue}"
-    return "".join(traceback.format_exception_only(type(exc), exc)).strip()
-
-
 def run(
     out_dir: str | Path = "reports",
     *,
@@ -286,34 +248,23 @@ def run(
     work = out_dir / ".results"
     work.mkdir(exist_ok=True)
 
-    runs = []
+    jobs, runs = [], []
     for nb in notebooks:
-        run_ = NotebookRun(name=nb.stem, title=_notebook_title(nb), parameters=dict(resolved[nb.stem]))
         parameters = dict(resolved[nb.stem])
         result_file = work / f"{nb.stem}.json"
         result_file.unlink(missing_ok=True)
         if "results_path" in declared_parameters(nb):
             parameters["results_path"] = str(result_file)
-        executed = out_dir / nb.name
-        t0 = time.perf_counter()
-        try:
-            _execute(nb, executed, parameters, kernel_name=kernel_name, timeout=timeout, cwd=out_dir)
-            run_.status = "ok"
-        except Exception as exc:  # noqa: BLE001 - one notebook's failure must not stop the others
-            run_.status, run_.error = "failed", _error_text(exc)
-        run_.seconds = round(time.perf_counter() - t0, 2)
-        if executed.is_file():
-            run_.files["ipynb"] = executed.name
-            for code, suffix in ((False, ".html"), (True, ".code.html")):
-                target = out_dir / f"{nb.stem}{suffix}"
-                try:
-                    export_html(executed, target, code=code)
-                    run_.files["html_code" if code else "html"] = target.name
-                except Exception as exc:  # noqa: BLE001
-                    run_.status = "failed"
-                    run_.error = (run_.error or "") + f" HTML export failed: {_error_text(exc)}"
-        log(f"{run_.status:>6}  {nb.stem}  ({run_.seconds:.1f} s){'  ' + run_.error if run_.error else ''}")
-        runs.append(run_)
+        jobs.append(Job(nb.stem, nb, out_dir / nb.name, parameters))
+        runs.append(NotebookRun(name=nb.stem, title=_notebook_title(nb), parameters=dict(resolved[nb.stem])))
+
+    def report(res: JobResult) -> None:
+        log(f"{res.status:>6}  {res.name}  ({res.seconds:.1f} s){'  ' + res.error if res.error else ''}")
+
+    # One warm kernel runs the notebooks in order (namespace reset between them).
+    for run_, res in zip(runs, execute_jobs(jobs, workers=1, kernel_name=kernel_name, timeout=timeout,
+                                            cwd=out_dir, log=report)):
+        run_.status, run_.error, run_.seconds, run_.files = res.status, res.error, res.seconds, res.files
 
     results = {}
     for nb in notebooks:
