@@ -54,6 +54,7 @@ from typing import Iterator, Literal, get_args
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import yaml
 
 from . import paths
@@ -76,12 +77,14 @@ BAODE_COUNTY = "保德县"
 BAODE_REGION_CODE = "140931"  # administrative division code of Baode County (for synthetic ID numbers)
 # Site shares of households (assumed; the article gives no split).
 BAODE_SITE_SHARES = (0.52, 0.24, 0.14, 0.10)
+# Effect multipliers of the 4 sites (assumed, to make site heterogeneity visible; mean ~1).
+BAODE_SITE_MULTIPLIERS = (1.2, 1.0, 0.7, 0.9)
 
 # Untreated mean per-capita net income of formerly poor households (yuan), calibrated so that
 # the relocated mean in 2022 is about 13,000 (1.3万元左右) after the effect of relocation.
 COUNTERFACTUAL_INCOME = {
     2014: 2600, 2015: 3100, 2016: 3700, 2017: 4600, 2018: 5700, 2019: 7000,
-    2020: 8400, 2021: 10000, 2022: 11300, 2023: 12600, 2024: 13700,
+    2020: 8400, 2021: 10000, 2022: 11500, 2023: 12600, 2024: 13700,
 }
 # Provincial monitoring lines (yuan per person per year), [U] in DOMAIN.md: parameters.
 MONITORING_LINE = {2020: 5000, 2021: 6000, 2022: 6300, 2023: 7000, 2024: 7500}
@@ -107,7 +110,8 @@ class Effects:
     Each effect is ``site_multiplier[s] * (level + slope * min(e, cap))`` at event time
     ``e = year - relocation_year >= 0`` on the scale stated; 0 before relocation and for
     comparison households. ``site_multipliers`` (one per site) default to draws of
-    ``exp(site_sd * z - site_sd**2 / 2)``, mean 1.
+    ``exp(site_sd * z - site_sd**2 / 2)``, mean 1 (4 sites, Baode: ``BAODE_SITE_MULTIPLIERS``;
+    ``site_sd = 0`` for no heterogeneity).
     """
 
     income_log: float = 0.04  # log per-capita net income at e = 0
@@ -251,6 +255,7 @@ class _Population:
     person: dict  # static person arrays
     psu_names: np.ndarray
     params: dict = field(default_factory=dict)
+    arrow_cache: dict = field(default_factory=dict)
 
 
 def _split_total(total: int, shares: np.ndarray) -> np.ndarray:
@@ -385,6 +390,8 @@ def _build_population(households, sites, comparison, residents, units, years, se
             raise ParameterError(f"effects.site_multipliers needs {sites} values, got {mult.size}")
     else:
         mult = np.exp(effects.site_sd * rng.standard_normal(sites) - effects.site_sd ** 2 / 2)
+        if sites == BAODE_SITES and effects.site_sd > 0:  # Baode: fixed, visible heterogeneity
+            mult = np.array(BAODE_SITE_MULTIPLIERS, float)
 
     # survey design: strata = site (relocated) or county (comparison); PSU = building or village
     hh_per_building = 30
@@ -463,8 +470,12 @@ def _dyn(level: float, slope: float, e: np.ndarray, cap: int, mult: np.ndarray) 
     return mult * (level + slope * np.minimum(np.maximum(e, 0), cap))
 
 
-def _sum_by(key: np.ndarray, values, n: int) -> np.ndarray:
-    return np.bincount(key, weights=np.asarray(values, dtype=np.float64), minlength=n)
+def _runs(values, starts: np.ndarray) -> np.ndarray:
+    """Sums of ``values`` over the contiguous runs beginning at ``starts`` (int64)."""
+    values = np.asarray(values)
+    if values.dtype == bool:
+        values = values.view(np.int8)
+    return np.add.reduceat(values, starts, dtype=np.int64)
 
 
 def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) -> dict:
@@ -491,21 +502,24 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     p0, p1 = pop.person_offsets[lo], pop.person_offsets[hi]
     P = p1 - p0
     per = {k: v[p0:p1] for k, v in pop.person.items()}
-    p_hh = np.repeat(np.arange(H), hh["size"])
-    key = np.repeat(p_hh * T, T) + np.tile(np.arange(T), P)  # household-year row of each person-year
-    pyear = np.tile(years, P)
-    age = np.repeat(per["age"].astype(np.int64), T) + (pyear - REFERENCE_YEAR)
-    age = np.maximum(age, 0)
+    # person-years ordered (household, year, person): the rows of household-year r are
+    # starts[r]:starts[r + 1], so household sums are np.add.reduceat over contiguous runs
+    hy_size = rep(hh["size"])
+    starts = np.r_[0, np.cumsum(hy_size)[:-1]]
+    NP = int(hy_size.sum())
+    key = np.repeat(np.arange(N), hy_size)  # household-year row of each person-year
+    pidx = (pop.person_offsets[lo:hi] - p0)[key // T] + (np.arange(NP) - starts[key])
+    pyear = year[key].astype(np.int16)
+    age = np.maximum(per["age"][pidx] + (pyear - REFERENCE_YEAR).astype(np.int16), 0).astype(np.int16)
     pD = D[key]
-    pmult = mult[key]
+    pmult = mult[key].astype(np.float32)
     pe = e[key]
-    health = np.repeat(per["health"], T)
+    health = per["health"][pidx]
     bad_health = health >= 2
     child = (age >= 6) & (age <= 15)
-    in_upper = (age >= 16) & (age <= 18) & np.repeat(per["upper_school"], T)
+    in_upper = (age >= 16) & (age <= 18) & per["upper_school"][pidx]
     labour = (age >= 16) & (age <= 64) & ~bad_health & ~in_upper
-    elder_need = np.repeat(per["needs_care"], T) & (age >= 65)
-    NP = P * T
+    elder_need = per["needs_care"][pidx] & (age >= 65)
     f32 = np.float32
 
     # schooling (children 6-15)
@@ -516,8 +530,8 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     in_school = np.where(pD, in_school1, in_school0)
 
     # employment: potential outcomes with common random numbers
-    trend = 0.70 + 0.012 * (pyear - 2014)
-    base = np.clip(trend + 0.15 * np.tanh(np.repeat(per["person_u"], T)), 0.05, 0.97)
+    trend = (0.70 + 0.012 * (pyear - 2014)).astype(np.float32)
+    base = np.clip(trend + 0.15 * np.tanh(per["person_u"][pidx]), 0.05, 0.97).astype(f32)
     u_emp = rng.random(NP, dtype=f32)
     emp0 = labour & (u_emp < base)
     emp1 = labour & (u_emp < np.clip(base + _dyn(eff.employment, eff.employment_slope, pe, cap, pmult), 0, 0.995))
@@ -525,8 +539,10 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     u_m = rng.random(NP, dtype=f32)
     stable0 = u_st < 0.75
     stable1 = u_st < np.clip(0.75 + pmult * eff.stable, 0, 1)
-    months0 = np.where(emp0, np.where(stable0, 6 + (u_m * 7).astype(np.int64), 1 + (u_m * 5).astype(np.int64)), 0)
-    months1 = np.where(emp1, np.where(stable1, 6 + (u_m * 7).astype(np.int64), 1 + (u_m * 5).astype(np.int64)), 0)
+    m_st = (6 + u_m * 7).astype(np.int8)
+    m_un = (1 + u_m * 5).astype(np.int8)
+    months0 = np.where(emp0, np.where(stable0, m_st, m_un), np.int8(0))
+    months1 = np.where(emp1, np.where(stable1, m_st, m_un), np.int8(0))
     u_pl = rng.random(NP, dtype=f32)
     loc0 = np.full(NP, 0.35, f32)
     loc1 = np.clip(0.35 + pmult * eff.local, 0, 1)
@@ -547,8 +563,8 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     # 2021 guarantee: every relocated labour household has >= 1 member in stable work (a
     # public-welfare job in the county for the first labour member when nobody works >= 6 months)
     if eff.employment_guarantee_from is not None:
-        lab_hh = _sum_by(key, labour, N) > 0
-        stable_hh = _sum_by(key, months1 >= 6, N) > 0
+        lab_hh = _runs(labour, starts) > 0
+        stable_hh = _runs(months1 >= 6, starts) > 0
         need = lab_hh & ~stable_hh & D & (year >= eff.employment_guarantee_from)
         cand = np.flatnonzero(labour & need[key])
         if cand.size:
@@ -569,7 +585,7 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
 
     # insurance: enrolment of registered poor reaches 100% by 2017 (policy, not relocation)
     u_ins = rng.random(NP, dtype=f32)
-    p_ins = np.where(pyear >= 2017, 1.0, np.where(pyear == 2016, 0.98, 0.95))
+    p_ins = np.where(pyear >= 2017, f32(1.0), np.where(pyear == 2016, f32(0.98), f32(0.95)))
     insured = u_ins < p_ins
 
     # elder care
@@ -579,7 +595,7 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     served = np.where(pD, served1, served0)
 
     # household aggregates -------------------------------------------------------------------
-    agg = lambda a: _sum_by(key, a, N).astype(np.int64)  # noqa: E731
+    agg = lambda a: _runs(a, starts)  # noqa: E731
     labour_members = agg(labour)
     agg0 = dict(employed_members=agg(emp0), stably_employed_members=agg(months0 >= 6),
                 local_employed_members=agg(emp0 & (place0 == 0)), public_welfare_job_members=agg(pw0),
@@ -661,18 +677,18 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     fd0 = u_fd < p_fd0
     fd1 = u_fd < np.clip(p_fd0 + np.where(year >= 2017, mult * eff.family_doctor, 0), 0, 1)
     fd = np.where(D, fd1, fd0)
-    L0 = 3.2 + rep(hh["integ_h"]) + 0.3 * rng.standard_normal(N)
-    L1 = L0 + np.where(D, _dyn(eff.integration, eff.integration_slope, e, cap, mult), 0.0)
-    item_noise = 0.45 * rng.standard_normal((N, 4))
-    offs = np.array([0.25, 0.35, -0.15, -0.45])
+    L0 = (3.2 + rep(hh["integ_h"]) + 0.3 * rng.standard_normal(N)).astype(f32)
+    L1 = L0 + np.where(D, _dyn(eff.integration, eff.integration_slope, e, cap, mult), 0.0).astype(f32)
+    item_noise = f32(0.45) * rng.standard_normal((N, 4), dtype=f32)
+    offs = np.array([0.25, 0.35, -0.15, -0.45], dtype=f32)
 
     def items(L):
-        return np.clip(np.rint(L[:, None] + offs + item_noise), 1, 4).astype(np.int64)
+        return np.clip(np.rint(L[:, None] + offs + item_noise), 1, 4).astype(np.int8)
 
     it0, it1 = items(L0), items(L1)
     it = np.where(D[:, None], it1, it0)
-    index0 = (it0.mean(axis=1) - 1) / 3
-    index1 = (it1.mean(axis=1) - 1) / 3
+    index0 = (it0.sum(axis=1, dtype=np.int64) / 4 - 1) / 3
+    index1 = (it1.sum(axis=1, dtype=np.int64) / 4 - 1) / 3
     act0 = rng.poisson(3.0, N)
     act1 = act0 + rng.poisson(np.where(D, np.maximum(mult * eff.community_activities, 0), 0.0))
     act = np.where(D, act1, act0)
@@ -726,34 +742,45 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     # truth accumulators (treated household-years only) ------------------------------------
     tmask = D & keep
     if tmask.any():
-        lab = labour_members > 0
-        y1 = dict(log_per_capita_net_income=np.log(pc1), per_capita_net_income=pc1,
-                  wage_share=c1[0] / c1[5], integration_index=index1, community_activities=act1,
-                  voted_in_election=v1, family_doctor_signed=fd1,
-                  employment_rate=np.where(lab, agg1["employed_members"] / np.maximum(labour_members, 1), np.nan),
-                  any_stable_employed=np.where(lab, agg1["stably_employed_members"] > 0, np.nan), **agg1)
-        y0 = dict(log_per_capita_net_income=np.log(pc0), per_capita_net_income=pc0,
-                  wage_share=c0[0] / c0[5], integration_index=index0, community_activities=act0,
-                  voted_in_election=v0, family_doctor_signed=fd0,
-                  employment_rate=np.where(lab, agg0["employed_members"] / np.maximum(labour_members, 1), np.nan),
-                  any_stable_employed=np.where(lab, agg0["stably_employed_members"] > 0, np.nan), **agg0)
-        structural = dict(log_per_capita_net_income=tau)
         idx = np.flatnonzero(tmask)
+        sub = lambda a: np.asarray(a)[idx]  # noqa: E731
+        lab = sub(labour_members) > 0
+        nlab = np.maximum(sub(labour_members), 1)
+        nan = np.nan
+        diffs = dict(
+            log_per_capita_net_income=np.log(sub(pc1)) - np.log(sub(pc0)),
+            per_capita_net_income=sub(pc1) - sub(pc0),
+            wage_share=sub(c1[0]) / sub(c1[5]) - sub(c0[0]) / sub(c0[5]),
+            employed_members=None, employment_rate=np.where(
+                lab, (sub(agg1["employed_members"]) - sub(agg0["employed_members"])) / nlab, nan),
+            any_stable_employed=np.where(lab, (sub(agg1["stably_employed_members"]) > 0).astype(float)
+                                         - (sub(agg0["stably_employed_members"]) > 0), nan),
+            integration_index=sub(index1) - sub(index0),
+            community_activities=sub(act1) - sub(act0),
+            voted_in_election=sub(v1).astype(float) - sub(v0),
+            family_doctor_signed=sub(fd1).astype(float) - sub(fd0),
+        )
+        for k in agg1:
+            diffs[k] = sub(agg1[k]).astype(float) - sub(agg0[k])
+        tau_t = sub(tau)
+        # fixed-length accumulators indexed by code: event time, site, year offset, overall
+        groupings = (("event_time", sub(e), 200), ("site", sub(site), len(pop.site_names)),
+                     ("year", sub(year) - 2000, 200), ("overall", np.zeros(idx.size, np.int64), 1))
+        counts = {by: np.bincount(codes, minlength=length).astype(float) for by, codes, length in groupings}
+        lab_counts = {by: np.bincount(codes, weights=lab, minlength=length) for by, codes, length in groupings}
         for name in TRUTH_OUTCOMES:
-            d = (np.asarray(y1[name], float) - np.asarray(y0[name], float))[idx]
-            s = structural.get(name)
-            s = s[idx] if s is not None else np.full(idx.size, np.nan)
-            ok = ~np.isnan(d)
-            for by, codes in (("event_time", e[idx]), ("site", site[idx]), ("year", year[idx]),
-                              ("overall", np.zeros(idx.size, np.int64))):
-                acc = truth_acc.setdefault((name, by), {})
-                uc, inv = np.unique(codes[ok], return_inverse=True)
-                sums = np.bincount(inv, weights=d[ok], minlength=len(uc))
-                ssum = np.bincount(inv, weights=s[ok], minlength=len(uc))
-                cnt = np.bincount(inv, minlength=len(uc))
-                for c, a, b, n in zip(uc.tolist(), sums, ssum, cnt):
-                    old = acc.get(c, (0.0, 0.0, 0))
-                    acc[c] = (old[0] + a, old[1] + b, old[2] + n)
+            d = diffs[name]
+            ratio = name in _RATIO_OUTCOMES
+            if ratio:
+                d = np.where(lab, d, 0.0)
+            for by, codes, length in groupings:
+                acc = truth_acc.get((name, by))
+                if acc is None:
+                    acc = truth_acc[(name, by)] = np.zeros((3, length))
+                acc[0] += np.bincount(codes, weights=d, minlength=length)
+                if name == "log_per_capita_net_income":
+                    acc[1] += np.bincount(codes, weights=tau_t, minlength=length)
+                acc[2] += lab_counts[by] if ratio else counts[by]
 
     # household-year columns ---------------------------------------------------------------
     hh_index = rep(np.arange(lo, hi))
@@ -787,14 +814,14 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     if level == "person":
         pkeep = out["keep"][key]
         out["person"] = dict(
-            _hh=hh_index[key], _slot=np.repeat(per["slot"], T), year=pyear,
-            relationship=np.repeat(per["rel"], T), sex=np.repeat(per["sex"], T), age=age,
+            _hh=hh_index[key], _slot=per["slot"][pidx], year=pyear,
+            relationship=per["rel"][pidx], sex=per["sex"][pidx], age=age,
             education=np.where(age < 6, 0, np.where(age <= 15, np.minimum(2 + (age >= 12), 3),
-                                                    np.repeat(per["edu_adult"], T))),
+                                                    per["edu_adult"][pidx])),
             school_status=np.where(age < 6, 1, np.where(child, np.where(in_school, 2, 3),
                                                         np.where(in_upper, 4, 0))),
             health=health,
-            labour_skill=np.where(labour, np.where(np.repeat(per["skilled"], T), 1, 0),
+            labour_skill=np.where(labour, np.where(per["skilled"][pidx], 1, 0),
                                   np.where(age < 16, 4, np.where((age >= 65) | bad_health, 3, 2))),
             labour_capable=labour, months_worked=months.astype(float),
             work_place=np.where(emp, place_, -1), public_welfare_job=pw,
@@ -806,86 +833,130 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
 
 
 # ============================================================================ assembling tables
+def _dict_cache(pop: _Population) -> dict:
+    """Arrow string dictionaries of the population's names (built once per population)."""
+    cache = pop.arrow_cache
+    if not cache:
+        nv = pop.village_names
+        cache["county"] = pa.array(pop.county_names.tolist(), pa.string())
+        cache["township"] = pa.array(pop.township_names.tolist(), pa.string())
+        cache["village"] = pa.array(nv.tolist(), pa.string())
+        cache["natural_village"] = pa.array(
+            [f"{v}自然村{k}" for v in nv.tolist() for k in (1, 2, 3)], pa.string())
+        cache["site"] = pa.array(pop.site_names.tolist(), pa.string())
+        cache["stratum"] = pa.array(pop.stratum_names.tolist(), pa.string())
+        cache["psu"] = pa.array(pop.psu_names.tolist(), pa.string())
+        y = pop.years
+        cache["batch_offset"] = 1990
+        cache["batch"] = pa.array([f"{1990 + i}年批次" for i in range(120)], pa.string())
+        for name, labels in (("relationship", RELATIONSHIPS), ("education", EDUCATION),
+                             ("school_status", SCHOOL_STATUS), ("health", HEALTH), ("labour_skill", LABOUR_SKILL)):
+            cache[name] = pa.array(list(labels), pa.string())
+        del y
+    return cache
+
+
+def _decode(codes: np.ndarray, dictionary: pa.Array, mask: np.ndarray | None = None) -> pa.Array:
+    """Strings dictionary[codes] built in Arrow (C++), null where ``mask``."""
+    codes = np.asarray(codes)
+    idx = pa.array(np.where(mask, 0, codes).astype(np.int32) if mask is not None else codes.astype(np.int32),
+                   mask=mask)
+    return pa.DictionaryArray.from_arrays(idx, dictionary).dictionary_decode()
+
+
+def _cat(codes, labels) -> pa.Array:
+    codes = np.asarray(codes)
+    mask = codes < 0
+    return pa.DictionaryArray.from_arrays(pa.array(np.where(mask, 0, codes).astype(np.int32), mask=mask),
+                                          pa.array(list(labels), pa.string()))
+
+
+def _period(values: np.ndarray) -> pa.Array:
+    """YYYYMM integers -> strings (null where < 0)."""
+    values = np.asarray(values, dtype=np.int64)
+    return pa.array(values, mask=values < 0).cast(pa.string())
+
+
 def _arrow_table(pop: _Population, cols: dict, keep: np.ndarray, table: Level, mode: Mode) -> pa.Table:
     """Canonical arrow table (schema order, schema types) from chunk columns."""
-    take = np.flatnonzero(keep)
-    c = {k: v[take] for k, v in cols.items()}
-    hh_ids = _household_ids(c["_hh"])
+    if keep.all():
+        c = cols
+    else:
+        take = np.flatnonzero(keep)
+        c = {k: v[take] for k, v in cols.items()}
+    n = len(c["year"])
+    dic = _dict_cache(pop)
+    hh_codes = c["_hh"]
+    lo = int(hh_codes.min()) if n else 0
+    hi = int(hh_codes.max()) + 1 if n else 0
+    ids = pa.array(_household_ids(np.arange(lo, hi)).tolist(), pa.string())
+    hh_ids = _decode(hh_codes - lo, ids)
     arrays: dict[str, pa.Array] = {}
-
-    def cat(codes, labels):
-        codes = np.asarray(codes)
-        mask = codes < 0
-        return pa.DictionaryArray.from_arrays(pa.array(np.where(mask, 0, codes).astype(np.int32), mask=mask),
-                                              pa.array(list(labels), pa.string()))
-
-    def strings(codes, names):
-        return pa.array(names[np.asarray(codes)]) if len(codes) else pa.array([], pa.string())
+    i64 = lambda a: pa.array(np.asarray(a, dtype=np.int64))  # noqa: E731
+    f64 = lambda a: pa.array(np.asarray(a, dtype=np.float64))  # noqa: E731
+    bl = lambda a, mask=None: pa.array(np.asarray(a, dtype=bool), mask=mask)  # noqa: E731
 
     if table == "household":
         rel = c["relocated"]
         D = c["_D"]
-        site_codes = np.where(rel, c["_site"], 0)
-        arrays["household_id"] = pa.array(hh_ids)
-        arrays["year"] = pa.array(c["year"].astype(np.int64))
-        arrays["county"] = strings(c["_county"], pop.county_names)
-        arrays["township"] = strings(c["_township"], pop.township_names)
-        arrays["origin_village"] = strings(c["_village"], pop.village_names)
-        arrays["natural_village"] = pa.array(np.char.add(np.char.add(pop.village_names[c["_village"]], "自然村"),
-                                                          c["_natural_village"].astype(str))) if len(take) else pa.array([], pa.string())
-        arrays["site"] = pa.array(pop.site_names[site_codes] if len(take) else np.array([], str), mask=~rel)
+        arrays["household_id"] = hh_ids
+        arrays["year"] = i64(c["year"])
+        arrays["county"] = _decode(c["_county"], dic["county"])
+        arrays["township"] = _decode(c["_township"], dic["township"])
+        arrays["origin_village"] = _decode(c["_village"], dic["village"])
+        arrays["natural_village"] = _decode(c["_village"] * 3 + c["_natural_village"] - 1, dic["natural_village"])
+        arrays["site"] = _decode(np.maximum(c["_site"], 0), dic["site"], mask=~rel)
         for b in ("relocated", "synchronised", "registered_poor", "family_doctor_signed", "voted_in_election"):
-            arrays[b] = pa.array(c[b].astype(bool))
-        arrays["relocation_year"] = pa.array(c["relocation_year"].astype(np.int64))
-        arrays["relocation_batch"] = pa.array(np.char.add(c["relocation_year"].astype(str), "年批次"), mask=~rel) \
-            if len(take) else pa.array([], pa.string())
-        arrays["household_type"] = cat(c["household_type"], HOUSEHOLD_TYPES)
+            arrays[b] = bl(c[b])
+        # empty (not 0) for households that did not relocate: the schema's range is 2001-2025;
+        # estimators that want gname = 0 for never treated use .fillna(0)
+        arrays["relocation_year"] = pa.array(np.asarray(c["relocation_year"], np.int64), mask=~rel)
+        arrays["relocation_batch"] = _decode(np.clip(c["relocation_year"] - dic["batch_offset"], 0, 119), dic["batch"],
+                                             mask=~rel)
+        arrays["household_type"] = _cat(c["household_type"], HOUSEHOLD_TYPES)
         for k in ("household_size", "labour_members", "employed_members", "stably_employed_members",
                   "local_employed_members", "public_welfare_job_members", "workshop_job_members",
                   "trained_members", "medical_insured_members", "medical_should_enrol_members",
                   "serious_illness_insured_members", "children_6_15", "children_6_15_in_school",
                   "elders_in_need", "elders_served", "integ_like_place", "integ_willing_fit_in",
                   "integ_locals_accept", "integ_feel_local", "community_activities"):
-            arrays[k] = pa.array(c[k].astype(np.int64))
+            arrays[k] = i64(c[k])
         for k in ("months_worked", "wage_income", "business_income", "business_cost", "property_income",
                   "transfer_income", "net_income", "per_capita_net_income", "inpatient_eligible_cost",
                   "inpatient_reimbursed"):
-            arrays[k] = pa.array(c[k].astype(np.float64))
-        arrays["months_at_site"] = pa.array(c["months_at_site"].astype(np.int64), mask=c["months_at_site"] < 0)
-        arrays["returned_to_origin"] = pa.array(c["_returned"].astype(bool), mask=~D)
-        arrays["old_house_due"] = pa.array(c["old_house_due"].astype(bool))
-        arrays["old_house_demolished"] = pa.array(c["old_house_demolished"].astype(bool), mask=~D)
-        arrays["property_certificate"] = pa.array(c["property_certificate"].astype(bool), mask=~D)
+            arrays[k] = f64(c[k])
+        arrays["months_at_site"] = pa.array(np.asarray(c["months_at_site"], np.int64), mask=c["months_at_site"] < 0)
+        arrays["returned_to_origin"] = bl(c["_returned"], ~D)
+        arrays["old_house_due"] = bl(c["old_house_due"])
+        arrays["old_house_demolished"] = bl(c["old_house_demolished"], ~D)
+        arrays["property_certificate"] = bl(c["property_certificate"], ~D)
         mon = c["monitoring_category"] >= 0
-        arrays["monitoring_category"] = cat(c["monitoring_category"], MONITORING_CATEGORIES)
-        arrays["risk_cleared"] = pa.array(c["risk_cleared"].astype(bool), mask=~mon)
-        arrays["monitoring_start"] = pa.array(c["monitoring_start"].astype(str), mask=~mon) if len(take) \
-            else pa.array([], pa.string())
-        arrays["risk_cleared_date"] = pa.array(c["risk_cleared_date"].astype(str), mask=c["risk_cleared_date"] < 0) \
-            if len(take) else pa.array([], pa.string())
+        arrays["monitoring_category"] = _cat(c["monitoring_category"], MONITORING_CATEGORIES)
+        arrays["risk_cleared"] = bl(c["risk_cleared"], ~mon)
+        arrays["monitoring_start"] = _period(c["monitoring_start"])
+        arrays["risk_cleared_date"] = _period(c["risk_cleared_date"])
         survey = mode == "survey"
-        arrays["weight"] = pa.array(c["weight"], mask=None if survey else np.ones(len(take), bool))
-        arrays["stratum"] = strings(c["_stratum"], pop.stratum_names)
-        arrays["psu"] = strings(c["_psu"], pop.psu_names)
-        arrays["fpc"] = pa.array(c["fpc"], mask=None if survey else np.ones(len(take), bool))
+        arrays["weight"] = pa.array(np.asarray(c["weight"], np.float64), mask=None if survey else np.ones(n, bool))
+        arrays["stratum"] = _decode(c["_stratum"], dic["stratum"])
+        arrays["psu"] = _decode(c["_psu"], dic["psu"])
+        arrays["fpc"] = pa.array(np.asarray(c["fpc"], np.float64), mask=None if survey else np.ones(n, bool))
         fields = [f["name"] for f in schema_fields("household") if not f.get("personal")]
     else:
-        arrays["household_id"] = pa.array(hh_ids)
-        arrays["person_id"] = pa.array(np.char.add(hh_ids.astype(str), np.char.zfill((c["_slot"] + 1).astype(str), 2))) \
-            if len(take) else pa.array([], pa.string())
-        arrays["year"] = pa.array(c["year"].astype(np.int64))
-        arrays["relationship"] = strings(c["relationship"], np.array(RELATIONSHIPS))
-        arrays["sex"] = cat(c["sex"], SEXES)
-        arrays["age"] = pa.array(c["age"].astype(np.int64))
-        arrays["education"] = strings(c["education"], np.array(EDUCATION))
-        arrays["school_status"] = strings(c["school_status"], np.array(SCHOOL_STATUS))
-        arrays["health"] = strings(c["health"], np.array(HEALTH))
-        arrays["labour_skill"] = strings(c["labour_skill"], np.array(LABOUR_SKILL))
-        arrays["months_worked"] = pa.array(c["months_worked"].astype(np.float64))
-        arrays["work_place"] = cat(c["work_place"], WORK_PLACES)
+        arrays["household_id"] = hh_ids
+        slot = _period(np.asarray(c["_slot"], np.int64) + 101)  # "101".. -> person suffix "01"..
+        suffix = pa.compute.utf8_slice_codeunits(slot, 1)
+        arrays["person_id"] = pa.compute.binary_join_element_wise(hh_ids, suffix, "")
+        arrays["year"] = i64(c["year"])
+        arrays["relationship"] = _decode(c["relationship"], dic["relationship"])
+        arrays["sex"] = _cat(c["sex"], SEXES)
+        arrays["age"] = i64(c["age"])
+        for k in ("education", "school_status", "health", "labour_skill"):
+            arrays[k] = _decode(c[k], dic[k])
+        arrays["months_worked"] = f64(c["months_worked"])
+        arrays["work_place"] = _cat(c["work_place"], WORK_PLACES)
         for b in ("labour_capable", "public_welfare_job", "serious_illness_insured", "medical_insured",
                   "employed", "workshop_job", "trained", "needs_care"):
-            arrays[b] = pa.array(c[b].astype(bool))
+            arrays[b] = bl(c[b])
         fields = [f["name"] for f in schema_fields("person") if not f.get("personal")]
     missing = [f for f in fields if f not in arrays]
     if missing:  # pragma: no cover - a schema field this simulator does not produce
@@ -899,15 +970,16 @@ def _household_ids(idx: np.ndarray) -> np.ndarray:
 
 def _truth_frame(pop: _Population, acc: dict) -> pd.DataFrame:
     rows = []
-    for (name, by), groups in acc.items():
-        for code, (s, ss, n) in sorted(groups.items()):
+    for (name, by), arr in acc.items():
+        for code in np.flatnonzero(arr[2] > 0).tolist():
+            s, ss, n = arr[0, code], arr[1, code], int(arr[2, code])
             rows.append(dict(
                 outcome=name, by=by,
                 event_time=code if by == "event_time" else None,
                 site=pop.site_names[code] if by == "site" else None,
-                year=code if by == "year" else None,
-                att=s / n if n else np.nan, n=n,
-                structural=ss / n if (n and name == "log_per_capita_net_income") else np.nan,
+                year=code + 2000 if by == "year" else None,
+                att=s / n, n=n,
+                structural=ss / n if name == "log_per_capita_net_income" else np.nan,
             ))
     order = {k: i for i, k in enumerate(TRUTH_OUTCOMES)}
     by_order = {"overall": 0, "event_time": 1, "site": 2, "year": 3}
@@ -989,16 +1061,21 @@ def _iterate(households=None, sites=None, years=(2014, 2024), seed=0, mode: Mode
     pop.params = params
     acc: dict = {}
 
+    starts = list(range(0, pop.n_hh, CHUNK_HOUSEHOLDS))
+
     def gen() -> Iterator[pa.Table]:
-        for lo in range(0, pop.n_hh, CHUNK_HOUSEHOLDS):
-            hi = min(lo + CHUNK_HOUSEHOLDS, pop.n_hh)
-            out = _chunk(pop, lo, hi, r["level"], acc)
-            if r["level"] == "household":
-                yield _arrow_table(pop, out["household"], out["keep"], "household", r["mode"])
-            else:
-                yield _arrow_table(pop, out["person"], out["person_keep"], "person", r["mode"])
+        for lo in starts:
+            yield _block(pop, lo, r["level"], r["mode"], acc)
 
     return pop, acc, gen()
+
+
+def _block(pop: _Population, lo: int, level: Level, mode: Mode, acc: dict) -> pa.Table:
+    hi = min(lo + CHUNK_HOUSEHOLDS, pop.n_hh)
+    out = _chunk(pop, lo, hi, level, acc)
+    if level == "household":
+        return _arrow_table(pop, out["household"], out["keep"], "household", mode)
+    return _arrow_table(pop, out["person"], out["person_keep"], "person", mode)
 
 
 def _site_table(pop: _Population) -> pd.DataFrame:
@@ -1114,6 +1191,21 @@ def id_check_digit(first17: str) -> str:
     return "10X98765432"[sum(int(d) * w for d, w in zip(first17, weights)) % 11]
 
 
+def load_simulated(path: str | Path | None = None) -> pd.DataFrame:
+    """Read a simulated Parquet file (default: the bundled Baode panel) with the canonical dtypes.
+
+    Canonical files only (``lang="en"``); exports in Chinese go through ``baode_eval.read``.
+    """
+    import pyarrow.parquet as pq
+
+    path = Path(path) if path is not None else paths.synthetic_households()
+    if not path.is_file():
+        from .errors import DataError
+
+        raise DataError("file not found", path=path)
+    return _to_pandas(pq.read_table(path))
+
+
 def truth_path(path: str | Path) -> Path:
     """Where the truth of a data file is written: ``PATH`` stem + ``.truth.csv``."""
     p = Path(path)
@@ -1162,18 +1254,27 @@ def write_simulation(out: str | Path, *, format: Format | None = None, lang: Lan
         return to_export(df, table=level, lang=lang)
 
     if fmt == "parquet":
+        from concurrent.futures import ThreadPoolExecutor
+
         writer = None
-        try:
-            for table in gen:
-                if personal or lang == "zh":
-                    table = pa.Table.from_pandas(frame(table), preserve_index=False)
-                if writer is None:
-                    writer = pq.ParquetWriter(out, table.schema, compression="zstd")
-                writer.write_table(table)
-                rows += table.num_rows
-        finally:
-            if writer is not None:
-                writer.close()
+        pending = None
+        # Arrow releases the GIL while writing: write block b while block b + 1 is generated.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            try:
+                for table in gen:
+                    if personal or lang == "zh":
+                        table = pa.Table.from_pandas(frame(table), preserve_index=False)
+                    if writer is None:
+                        writer = pq.ParquetWriter(out, table.schema, compression="snappy")
+                    if pending is not None:
+                        pending.result()
+                    pending = pool.submit(writer.write_table, table)
+                    rows += table.num_rows
+                if pending is not None:
+                    pending.result()
+            finally:
+                if writer is not None:
+                    writer.close()
     elif fmt == "csv":
         encoding = "gbk" if lang == "zh" else "utf-8"
         with open(out, "w", encoding=encoding, newline="") as fh:
@@ -1200,5 +1301,5 @@ def write_simulation(out: str | Path, *, format: Format | None = None, lang: Lan
 
 __all__ = [
     "Effects", "NULL_EFFECTS", "SimulationResult", "simulate", "write_simulation", "to_export",
-    "add_personal_fields", "id_check_digit", "truth_path", "parse_years", "TRUTH_OUTCOMES",
+    "add_personal_fields", "id_check_digit", "truth_path", "parse_years", "TRUTH_OUTCOMES", "load_simulated",
 ]
