@@ -229,7 +229,12 @@ def test_pretrend_switch_biases_did_and_shows_in_placebo():
 def test_truth_is_dynamic_heterogeneous_and_zero_without_effects(baode):
     t = baode.truth
     inc = t[(t["outcome"] == "log_per_capita_net_income") & (t["by"] == "event_time")].sort_values("event_time")
-    assert inc["structural"].is_monotonic_increasing and inc["event_time"].min() == 0
+    assert inc["event_time"].min() == 0
+    cap = Effects().cap
+    grows = inc[inc["event_time"] <= cap]["structural"]
+    assert grows.is_monotonic_increasing and grows.iloc[-1] - grows.iloc[0] > 0.05
+    flat = inc[inc["event_time"] >= cap]["structural"]  # capped: flat up to the site mix
+    assert flat.max() - flat.min() < 0.005
     by_site = t[(t["outcome"] == "log_per_capita_net_income") & (t["by"] == "site")]
     assert by_site["att"].std() > 0.01
     assert set(t["outcome"]) == set(sim_mod.TRUTH_OUTCOMES)
