@@ -46,6 +46,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -526,7 +527,9 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     u = rng.random(NP, dtype=f32)
     drop0 = 0.01
     in_school0 = child & (u >= drop0)
-    in_school1 = child & (u >= np.maximum(drop0 - pmult * eff.schooling, 0))
+    # Y(1) is only needed where somebody is treated; blocks of comparison households skip it
+    anyD = bool(D.any())
+    in_school1 = child & (u >= np.maximum(drop0 - pmult * eff.schooling, 0)) if anyD else in_school0
     in_school = np.where(pD, in_school1, in_school0)
 
     # employment: potential outcomes with common random numbers
@@ -534,7 +537,8 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     base = np.clip(trend + 0.15 * np.tanh(per["person_u"][pidx]), 0.05, 0.97).astype(f32)
     u_emp = rng.random(NP, dtype=f32)
     emp0 = labour & (u_emp < base)
-    emp1 = labour & (u_emp < np.clip(base + _dyn(eff.employment, eff.employment_slope, pe, cap, pmult), 0, 0.995))
+    emp1 = labour & (u_emp < np.clip(base + _dyn(eff.employment, eff.employment_slope, pe, cap, pmult), 0, 0.995)) \
+        if anyD else emp0
     u_st = rng.random(NP, dtype=f32)
     u_m = rng.random(NP, dtype=f32)
     stable0 = u_st < 0.75
@@ -542,7 +546,7 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     m_st = (6 + u_m * 7).astype(np.int8)
     m_un = (1 + u_m * 5).astype(np.int8)
     months0 = np.where(emp0, np.where(stable0, m_st, m_un), np.int8(0))
-    months1 = np.where(emp1, np.where(stable1, m_st, m_un), np.int8(0))
+    months1 = np.where(emp1, np.where(stable1, m_st, m_un), np.int8(0)) if anyD else months0
     u_pl = rng.random(NP, dtype=f32)
     loc0 = np.full(NP, 0.35, f32)
     loc1 = np.clip(0.35 + pmult * eff.local, 0, 1)
@@ -550,19 +554,20 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     def place(p):
         return np.where(u_pl < p, 0, np.where(u_pl < p + (1 - p) * 0.45, 1, 2))
 
-    place0, place1 = place(loc0), place(loc1)
+    place0 = place(loc0)
+    place1 = place(loc1) if anyD else place0
     u_pw = rng.random(NP, dtype=f32)
     pw0 = emp0 & (place0 == 0) & (u_pw < 0.04)
-    pw1 = emp1 & (place1 == 0) & (u_pw < np.clip(0.04 + pmult * eff.public_welfare, 0, 1))
+    pw1 = emp1 & (place1 == 0) & (u_pw < np.clip(0.04 + pmult * eff.public_welfare, 0, 1)) if anyD else pw0
     ws1 = emp1 & (place1 == 0) & ~pw1 & (pyear >= eff.workshop_from) & (u_pw > 1 - pmult * eff.workshop)
     ws0 = np.zeros(NP, bool)
     u_tr = rng.random(NP, dtype=f32)
     tr0 = labour & (u_tr < 0.12)
-    tr1 = labour & (u_tr < np.clip(0.12 + pmult * eff.training, 0, 1))
+    tr1 = labour & (u_tr < np.clip(0.12 + pmult * eff.training, 0, 1)) if anyD else tr0
 
     # 2021 guarantee: every relocated labour household has >= 1 member in stable work (a
     # public-welfare job in the county for the first labour member when nobody works >= 6 months)
-    if eff.employment_guarantee_from is not None:
+    if eff.employment_guarantee_from is not None and anyD:
         lab_hh = _runs(labour, starts) > 0
         stable_hh = _runs(months1 >= 6, starts) > 0
         need = lab_hh & ~stable_hh & D & (year >= eff.employment_guarantee_from)
@@ -591,7 +596,8 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     # elder care
     u_el = rng.random(NP, dtype=f32)
     served0 = elder_need & (u_el < 0.05)
-    served1 = elder_need & (u_el < 0.05 + np.where(pyear >= eff.elder_care_from, pmult * eff.elder_care, 0))
+    served1 = elder_need & (u_el < 0.05 + np.where(pyear >= eff.elder_care_from, pmult * eff.elder_care, 0)) \
+        if anyD else served0
     served = np.where(pD, served1, served0)
 
     # household aggregates -------------------------------------------------------------------
@@ -601,10 +607,13 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
                 local_employed_members=agg(emp0 & (place0 == 0)), public_welfare_job_members=agg(pw0),
                 workshop_job_members=agg(ws0), trained_members=agg(tr0), months_worked=agg(months0),
                 children_6_15_in_school=agg(in_school0), elders_served=agg(served0))
-    agg1 = dict(employed_members=agg(emp1), stably_employed_members=agg(months1 >= 6),
-                local_employed_members=agg(emp1 & (place1 == 0)), public_welfare_job_members=agg(pw1),
-                workshop_job_members=agg(ws1), trained_members=agg(tr1), months_worked=agg(months1),
-                children_6_15_in_school=agg(in_school1), elders_served=agg(served1))
+    if anyD:
+        agg1 = dict(employed_members=agg(emp1), stably_employed_members=agg(months1 >= 6),
+                    local_employed_members=agg(emp1 & (place1 == 0)), public_welfare_job_members=agg(pw1),
+                    workshop_job_members=agg(ws1), trained_members=agg(tr1), months_worked=agg(months1),
+                    children_6_15_in_school=agg(in_school1), elders_served=agg(served1))
+    else:
+        agg1 = agg0
     size = rep(hh["size"])
 
     # income ----------------------------------------------------------------------------------
@@ -763,9 +772,11 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
         for k in agg1:
             diffs[k] = sub(agg1[k]).astype(float) - sub(agg0[k])
         tau_t = sub(tau)
-        # fixed-length accumulators indexed by code: event time, site, year offset, overall
-        groupings = (("event_time", sub(e), 200), ("site", sub(site), len(pop.site_names)),
-                     ("year", sub(year) - 2000, 200), ("overall", np.zeros(idx.size, np.int64), 1))
+        # accumulators by (relocation year, year) cell -- event time, year and overall are
+        # sums of cells -- and by site; arrays of fixed length indexed by code
+        n_cells = 100 * 200
+        groupings = (("cell", (sub(g) - 2000) * 200 + (sub(year) - 2000), n_cells),
+                     ("site", sub(site), len(pop.site_names)))
         counts = {by: np.bincount(codes, minlength=length).astype(float) for by, codes, length in groupings}
         lab_counts = {by: np.bincount(codes, weights=lab, minlength=length) for by, codes, length in groupings}
         for name in TRUTH_OUTCOMES:
@@ -783,6 +794,7 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
                 acc[2] += lab_counts[by] if ratio else counts[by]
 
     # household-year columns ---------------------------------------------------------------
+    insured_n = agg(insured)
     hh_index = rep(np.arange(lo, hi))
     cols = dict(
         _hh=hh_index, year=year, _county=rep(hh["county"]), _township=rep(hh["township"]),
@@ -796,8 +808,8 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
         months_worked=np.where(D, agg1["months_worked"], agg0["months_worked"]).astype(float),
         wage_income=wage, business_income=gross, business_cost=cost, property_income=prop,
         transfer_income=transfer, net_income=net, per_capita_net_income=pcni,
-        medical_insured_members=agg(insured), medical_should_enrol_members=size,
-        serious_illness_insured_members=agg(insured), family_doctor_signed=fd,
+        medical_insured_members=insured_n, medical_should_enrol_members=size,
+        serious_illness_insured_members=insured_n, family_doctor_signed=fd,
         inpatient_eligible_cost=cost_in, inpatient_reimbursed=reimbursed,
         children_6_15=agg(child), children_6_15_in_school=np.where(D, agg1["children_6_15_in_school"],
                                                                    agg0["children_6_15_in_school"]),
@@ -970,17 +982,26 @@ def _household_ids(idx: np.ndarray) -> np.ndarray:
 
 def _truth_frame(pop: _Population, acc: dict) -> pd.DataFrame:
     rows = []
-    for (name, by), arr in acc.items():
-        for code in np.flatnonzero(arr[2] > 0).tolist():
-            s, ss, n = arr[0, code], arr[1, code], int(arr[2, code])
-            rows.append(dict(
-                outcome=name, by=by,
-                event_time=code if by == "event_time" else None,
-                site=pop.site_names[code] if by == "site" else None,
-                year=code + 2000 if by == "year" else None,
-                att=s / n, n=n,
-                structural=ss / n if name == "log_per_capita_net_income" else np.nan,
-            ))
+    for (name, by0), arr0 in acc.items():
+        if by0 == "cell":  # (g, year) cells -> event time, year, overall
+            cells = np.flatnonzero(arr0[2] > 0)
+            g, yr = cells // 200 + 2000, cells % 200 + 2000
+            parts = (("event_time", yr - g), ("year", yr - 2000), ("overall", np.zeros(len(cells), np.int64)))
+            tables = [(by, np.stack([np.bincount(c, weights=arr0[k, cells], minlength=200) for k in range(3)]))
+                      for by, c in parts]
+        else:
+            tables = [(by0, arr0)]
+        for by, arr in tables:
+            for code in np.flatnonzero(arr[2] > 0).tolist():
+                s, ss, n = arr[0, code], arr[1, code], int(round(arr[2, code]))
+                rows.append(dict(
+                    outcome=name, by=by,
+                    event_time=code if by == "event_time" else None,
+                    site=pop.site_names[code] if by == "site" else None,
+                    year=code + 2000 if by == "year" else None,
+                    att=s / n, n=n,
+                    structural=ss / n if name == "log_per_capita_net_income" else np.nan,
+                ))
     order = {k: i for i, k in enumerate(TRUTH_OUTCOMES)}
     by_order = {"overall": 0, "event_time": 1, "site": 2, "year": 3}
     df = pd.DataFrame(rows, columns=["outcome", "by", "event_time", "site", "year", "att", "n", "structural"])
@@ -1039,7 +1060,7 @@ def _resolve(households, sites, comparison, years, seed, mode, level, effects, r
 
 def _iterate(households=None, sites=None, years=(2014, 2024), seed=0, mode: Mode = "census",
              effects: Effects | None = None, level: Level = "household", comparison=None, units=None,
-             residents=None, psu_fraction=0.5, households_per_psu=12):
+             residents=None, psu_fraction=0.5, households_per_psu=12, threads=1):
     """Generator of arrow tables (one per household block) + the population and truth accumulator."""
     r = _resolve(households, sites, comparison, years, seed, mode, level, effects, residents)
     if not 0 < psu_fraction <= 1:
@@ -1064,8 +1085,39 @@ def _iterate(households=None, sites=None, years=(2014, 2024), seed=0, mode: Mode
     starts = list(range(0, pop.n_hh, CHUNK_HOUSEHOLDS))
 
     def gen() -> Iterator[pa.Table]:
-        for lo in starts:
-            yield _block(pop, lo, r["level"], r["mode"], acc)
+        # Each block has its own accumulator, merged in block order: the truth is the same
+        # floating-point sum whatever the number of threads.
+        def work(lo):
+            part: dict = {}
+            return _block(pop, lo, r["level"], r["mode"], part), part
+
+        def merge(part):
+            for k, arr in part.items():
+                if k in acc:
+                    acc[k] += arr
+                else:
+                    acc[k] = arr
+
+        if threads <= 1 or len(starts) <= 1:
+            for lo in starts:
+                table, part = work(lo)
+                merge(part)
+                yield table
+            return
+        from concurrent.futures import ThreadPoolExecutor
+
+        # numpy and arrow release the GIL in their kernels, so blocks overlap on several cores;
+        # at most threads + 1 blocks in flight bounds memory
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            pending = [pool.submit(work, lo) for lo in starts[: threads + 1]]
+            nxt = threads + 1
+            while pending:
+                table, part = pending.pop(0).result()
+                if nxt < len(starts):
+                    pending.append(pool.submit(work, starts[nxt]))
+                    nxt += 1
+                merge(part)
+                yield table
 
     return pop, acc, gen()
 
@@ -1225,14 +1277,15 @@ XLSX_MAX_ROWS = 1_048_575
 
 
 def write_simulation(out: str | Path, *, format: Format | None = None, lang: Lang = "en", personal: bool = False,
-                     **kwargs) -> dict:
+                     threads: int | None = None, **kwargs) -> dict:
     """Simulate and write the data to ``out`` (Parquet written in chunks), the truth beside it
     (``<stem>.truth.csv``) and the parameters (``<stem>.params.json``). Returns a small summary.
 
     ``format`` defaults to the suffix of ``out``. ``lang="zh"`` writes a realistic export
     (Chinese headers, 是/否; CSV in GBK); ``lang="en"`` the canonical schema (CSV in UTF-8).
     ``personal=True`` adds synthetic names, ID numbers and phones (never commit such files).
-    Other keyword arguments go to :func:`simulate`.
+    ``threads``: blocks generated concurrently (default: the number of CPUs, at most 4); the
+    data are identical whatever the number. Other keyword arguments go to :func:`simulate`.
     """
     import pyarrow.parquet as pq
 
@@ -1241,7 +1294,11 @@ def write_simulation(out: str | Path, *, format: Format | None = None, lang: Lan
     _check_choice("format", fmt, get_args(Format))
     _check_choice("lang", lang, get_args(Lang))
     level = kwargs.get("level", "household")
-    pop, acc, gen = _iterate(**kwargs)
+    if threads is None:
+        threads = min(4, os.cpu_count() or 1)
+    if isinstance(threads, bool) or not isinstance(threads, int) or threads < 1:
+        raise ParameterError(f"threads must be an integer >= 1, got {threads!r}")
+    pop, acc, gen = _iterate(threads=threads, **kwargs)
     if not out.parent.is_dir():
         raise ParameterError(f"output folder does not exist: {out.parent}")
     rows = 0
