@@ -269,8 +269,8 @@ def _split_total(total: int, shares: np.ndarray) -> np.ndarray:
 
 
 def _rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
-    """0-based rank of ``key`` within each ``group`` (vectorised)."""
-    order = np.lexsort((key, group))
+    """0-based rank of ``key`` (uniform in [0, 1)) within each integer ``group`` (vectorised)."""
+    order = np.argsort(group + key, kind="stable")  # one float sort instead of a lexsort
     g = group[order]
     start = np.r_[0, np.flatnonzero(g[1:] != g[:-1]) + 1]
     first = np.repeat(start, np.diff(np.r_[start, len(g)]))
@@ -352,29 +352,31 @@ def _build_population(households, sites, comparison, residents, units, years, se
     p_hh = np.repeat(np.arange(n_hh), size)
     slot = np.arange(n_person) - offsets[p_hh]
 
-    head_age = np.where(elderly, rng.integers(62, 86, n_hh), rng.integers(28, 59, n_hh))
+    f32 = np.float32
+    head_age = np.where(elderly, rng.integers(62, 86, n_hh), rng.integers(28, 59, n_hh)).astype(np.int16)
     ha = head_age[p_hh]
-    u = rng.random(n_person)
+    u = rng.random(n_person, dtype=f32)
     is_parent = (slot >= 2) & (u < 0.2) & ~elderly[p_hh]
-    rel = np.where(slot == 0, 0, np.where(slot == 1, 1, np.where(is_parent, 3, 2)))
+    rel = np.where(slot == 0, 0, np.where(slot == 1, 1, np.where(is_parent, 3, 2))).astype(np.int8)
+    k = rng.integers(0, 14, n_person, dtype=np.int16)  # one draw serves spouse, parent and child ages
     age = np.where(rel == 0, ha,
-          np.where(rel == 1, ha + rng.integers(-4, 4, n_person),
-          np.where(rel == 3, ha + 24 + rng.integers(0, 8, n_person),
-                   ha - 22 - rng.integers(0, 14, n_person))))
-    age = np.clip(age, 0, 99)  # age in REFERENCE_YEAR
+          np.where(rel == 1, ha + k % 8 - 4,
+          np.where(rel == 3, ha + 24 + k % 8, ha - 22 - k)))
+    age = np.clip(age, 0, 99).astype(np.int16)  # age in REFERENCE_YEAR
     male_head = rng.random(n_hh) < 0.85
-    sex = np.where(rel == 0, ~male_head[p_hh], np.where(rel == 1, male_head[p_hh], rng.random(n_person) < 0.5))
+    sex = np.where(rel == 0, ~male_head[p_hh], np.where(rel == 1, male_head[p_hh], rng.random(n_person, dtype=f32) < 0.5))
     sex = sex.astype(np.int8)  # 0 男, 1 女
-    p_bad = np.clip(0.03 + 0.006 * np.maximum(age - 45, 0), 0, 0.5)
-    uh = rng.random(n_person)
-    health = np.where(uh < p_bad * 0.6, 2, np.where(uh < p_bad, 3, np.where(uh < p_bad + 0.15, 1, 0)))
+    p_bad = np.clip(f32(0.03) + f32(0.006) * np.maximum(age - 45, 0).astype(f32), 0, f32(0.5))
+    uh = rng.random(n_person, dtype=f32)
+    health = np.where(uh < p_bad * f32(0.6), 2, np.where(uh < p_bad, 3, np.where(uh < p_bad + f32(0.15), 1, 0)))
     health = np.where(age < 16, np.where(uh < 0.01, 3, 0), health).astype(np.int8)
-    needs_care = (age >= 65) & ((health >= 2) | (rng.random(n_person) < 0.22))
-    upper_school = rng.random(n_person) < 0.6  # attends upper-secondary school at 16-18
-    edu_adult = np.where(age >= 60, rng.choice([1, 2, 3], n_person, p=[0.35, 0.45, 0.20]),
-                         rng.choice([2, 3, 4, 5], n_person, p=[0.20, 0.55, 0.18, 0.07]))
-    skilled = rng.random(n_person) < 0.18
-    person_u = rng.normal(0.0, 0.6, n_person)  # persistent employability (logit scale)
+    needs_care = (age >= 65) & ((health >= 2) | (rng.random(n_person, dtype=f32) < 0.22))
+    upper_school = rng.random(n_person, dtype=f32) < 0.6  # attends upper-secondary school at 16-18
+    ue = rng.random(n_person, dtype=f32)
+    edu_adult = np.where(age >= 60, 1 + (ue >= 0.35) + (ue >= 0.80),
+                         2 + (ue >= 0.20) + (ue >= 0.75) + (ue >= 0.93))
+    skilled = rng.random(n_person, dtype=f32) < 0.18
+    person_u = rng.normal(0.0, 0.6, n_person).astype(f32)  # persistent employability (logit scale)
 
     # income: household effect -------------------------------------------------------------
     alpha = rng.normal(0.0, 0.25, n_hh)
@@ -472,11 +474,18 @@ def _dyn(level: float, slope: float, e: np.ndarray, cap: int, mult: np.ndarray) 
 
 
 def _runs(values, starts: np.ndarray) -> np.ndarray:
-    """Sums of ``values`` over the contiguous runs beginning at ``starts`` (int64)."""
+    """Sums of ``values`` over the contiguous runs beginning at ``starts`` (the last run ends at
+    the end): differences of a cumulative sum, faster than ``np.add.reduceat`` or ``bincount``."""
     values = np.asarray(values)
     if values.dtype == bool:
         values = values.view(np.int8)
-    return np.add.reduceat(values, starts, dtype=np.int64)
+    cs = np.empty(len(values) + 1, np.int64)
+    cs[0] = 0
+    np.cumsum(values, dtype=np.int64, out=cs[1:])
+    ends = np.empty_like(starts)
+    ends[:-1] = starts[1:]
+    ends[-1] = len(values)
+    return cs[ends] - cs[starts]
 
 
 def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) -> dict:
