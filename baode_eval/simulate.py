@@ -1096,6 +1096,8 @@ def _iterate(households=None, sites=None, years=(2014, 2024), seed=0, mode: Mode
     def gen() -> Iterator[pa.Table]:
         # Each block has its own accumulator, merged in block order: the truth is the same
         # floating-point sum whatever the number of threads.
+        _dict_cache(pop)  # built once, before any thread reads it
+
         def work(lo):
             part: dict = {}
             return _block(pop, lo, r["level"], r["mode"], part), part
