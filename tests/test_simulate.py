@@ -375,22 +375,26 @@ def test_bundled_panel_equals_a_fresh_regeneration(tmp_path):
 
 # ---------------------------------------------------------------- round trip through the reader
 def test_round_trip_through_reader(tmp_path):
+    """A realistic export (Chinese headers, 是/否, GBK csv / xlsx, synthetic personal fields) read
+    back by ``baode_eval.read`` gives the canonical values again."""
     import baode_eval
 
     read = getattr(baode_eval, "read", None)
     if read is None:
-        try:
-            from baode_eval.io import read  # noqa: F401  (built in parallel, issue 3)
-        except ImportError:
-            pytest.skip("baode_eval.read does not exist yet (issue 3): round trip not testable")
+        pytest.skip("baode_eval.read does not exist yet (issue 3, built in parallel): round trip not testable")
     r = simulate(households=200, sites=2, seed=3)
+    want = r.data.set_index(["household_id", "year"])
     for fmt in ("xlsx", "csv"):
         out = tmp_path / f"export.{fmt}"
         write_simulation(out, lang="zh", personal=True, households=200, sites=2, seed=3)
-        back = read(out).data
-        assert len(back) == len(r.data)
-        for col in ("household_id", "year", "per_capita_net_income", "relocated"):
-            got = back.sort_values(["household_id", "year"])[col].reset_index(drop=True)
-            want = r.data[col].reset_index(drop=True)
-            assert (got.astype(str) == want.astype(str)).all() or np.allclose(got.astype(float), want.astype(float)), col
-        assert not {"head_name", "id_number", "phone"} & set(back.columns) or back["id_number"].notna().all()
+        result = read(out)
+        back = result.data
+        quarantined = len(getattr(result, "quarantine", ()))
+        assert len(back) + quarantined == len(r.data)
+        assert len(back) >= 0.99 * len(r.data)  # sanity rules may set aside a few outliers
+        got = back.assign(household_id=back["household_id"].astype(str), year=back["year"].astype(int))
+        got = got.set_index(["household_id", "year"])
+        common = want.loc[got.index]
+        assert np.allclose(got["per_capita_net_income"].astype(float), common["per_capita_net_income"])
+        assert (got["relocated"].astype(bool).to_numpy() == common["relocated"].astype(bool).to_numpy()).all()
+        assert (got["household_size"].astype(int).to_numpy() == common["household_size"].astype(int).to_numpy()).all()
