@@ -293,11 +293,12 @@ def _build_population(households, sites, comparison, residents, units, years, se
         site_hh = _split_total(n_rel, rng.lognormal(0.0, 0.6, sites))
     width = max(2, len(str(sites)))
     site_names = np.array([f"安置点{i + 1:0{width}d}" for i in range(sites)])
-    n_county = 1 if sites <= 8 else max(1, sites // 25)
-    county_names = np.array([BAODE_COUNTY] if n_county == 1 else [f"县{i + 1:04d}" for i in range(n_county)])
+    one_county = sites <= 8  # Baode-like: a single county
+    n_county = 1 if one_county else max(1, sites // 25)
+    county_names = np.array([BAODE_COUNTY] if one_county else [f"县{i + 1:04d}" for i in range(n_county)])
     site_county = np.sort(rng.integers(0, n_county, sites)) if n_county > 1 else np.zeros(sites, np.int64)
     towns_per_county = 12
-    township_names = np.array([f"{county_names[c]}乡镇{t + 1:02d}" if n_county > 1 else f"乡镇{t + 1:02d}"
+    township_names = np.array([f"{county_names[c]}乡镇{t + 1:02d}" if not one_county else f"乡镇{t + 1:02d}"
                                for c in range(n_county) for t in range(towns_per_county)])
     villages_per_town = max(3, int(math.ceil(n_hh / n_county / towns_per_county / 25)))
     n_villages = n_county * towns_per_county * villages_per_town
