@@ -480,13 +480,13 @@ def _runs(values, starts: np.ndarray) -> np.ndarray:
     values = np.asarray(values)
     if values.dtype == bool:
         values = values.view(np.int8)
-    cs = np.empty(len(values) + 1, np.int64)
+    cs = np.empty(len(values) + 1, np.int32)  # sums of person-year counts and months fit in int32
     cs[0] = 0
-    np.cumsum(values, dtype=np.int64, out=cs[1:])
+    np.cumsum(values, dtype=np.int32, out=cs[1:])
     ends = np.empty_like(starts)
     ends[:-1] = starts[1:]
     ends[-1] = len(values)
-    return cs[ends] - cs[starts]
+    return (cs[ends] - cs[starts]).astype(np.int64)
 
 
 def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) -> dict:
@@ -761,8 +761,8 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     # truth accumulators (treated household-years only) ------------------------------------
     tmask = D & keep
     if tmask.any():
-        idx = np.flatnonzero(tmask)
-        sub = lambda a: np.asarray(a)[idx]  # noqa: E731
+        # differences over all rows; untreated rows go to an extra "dump" bin (no copies)
+        sub = np.asarray
         lab = sub(labour_members) > 0
         nlab = np.maximum(sub(labour_members), 1)
         nan = np.nan
@@ -785,8 +785,9 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
         # accumulators by (relocation year, year) cell -- event time, year and overall are
         # sums of cells -- and by site; arrays of fixed length indexed by code
         n_cells = 100 * 200
-        groupings = (("cell", (sub(g) - 2000) * 200 + (sub(year) - 2000), n_cells),
-                     ("site", sub(site), len(pop.site_names)))
+        n_sites = len(pop.site_names)
+        groupings = (("cell", np.where(tmask, (g - 2000) * 200 + (year - 2000), n_cells), n_cells + 1),
+                     ("site", np.where(tmask, site, n_sites), n_sites + 1))
         counts = {by: np.bincount(codes, minlength=length).astype(float) for by, codes, length in groupings}
         lab_counts = {by: np.bincount(codes, weights=lab, minlength=length) for by, codes, length in groupings}
         for name in TRUTH_OUTCOMES:
@@ -797,11 +798,11 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
             for by, codes, length in groupings:
                 acc = truth_acc.get((name, by))
                 if acc is None:
-                    acc = truth_acc[(name, by)] = np.zeros((3, length))
-                acc[0] += np.bincount(codes, weights=d, minlength=length)
+                    acc = truth_acc[(name, by)] = np.zeros((3, length - 1))
+                acc[0] += np.bincount(codes, weights=d, minlength=length)[:-1]
                 if name == "log_per_capita_net_income":
-                    acc[1] += np.bincount(codes, weights=tau_t, minlength=length)
-                acc[2] += lab_counts[by] if ratio else counts[by]
+                    acc[1] += np.bincount(codes, weights=tau_t, minlength=length)[:-1]
+                acc[2] += (lab_counts[by] if ratio else counts[by])[:-1]
 
     # household-year columns ---------------------------------------------------------------
     insured_n = agg(insured)
