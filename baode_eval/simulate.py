@@ -47,7 +47,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Literal, get_args
@@ -1237,7 +1237,7 @@ def add_personal_fields(data: pd.DataFrame, *, seed: int, table: Level = "househ
     body = np.char.add(np.char.add(np.char.add(region_code, birth_year.astype(str)),
                                    np.char.add(np.char.zfill(month.astype(str), 2), np.char.zfill(day.astype(str), 2))),
                        np.char.zfill(seq.astype(str), 3))
-    digits = np.array([list(map(int, b)) for b in body]) if n else np.zeros((0, 17), int)
+    digits = (np.ascontiguousarray(body, dtype="<U17").view(np.uint32).reshape(n, 17) - 48).astype(np.int64)
     weights = np.array([7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2])
     check = np.array(list("10X98765432"))[(digits @ weights) % 11] if n else np.array([], str)
     ids = np.char.add(body, check)
