@@ -44,3 +44,17 @@ REFERENCE_DIR = "reference"
 CODEBOOK_DIR = "codebook"
 FONTS_DIR = PACKAGE_DIR / "fonts"
 CJK_FONT = FONTS_DIR / "NotoSansCJKsc-Regular-GB2312.otf"
+SYNTHETIC_DIR = "synthetic"
+# The bundled synthetic Baode panel (default `--data` of the report runner) and its truth.
+SYNTHETIC_HOUSEHOLDS = "synthetic/baode_households.parquet"
+SYNTHETIC_TRUTH = "synthetic/baode_truth.csv"
+
+
+def synthetic_households() -> Path:
+    """The bundled synthetic Baode household panel (see data/synthetic/README.md)."""
+    return data_dir() / SYNTHETIC_HOUSEHOLDS
+
+
+def synthetic_truth() -> Path:
+    """True effects of the bundled synthetic panel."""
+    return data_dir() / SYNTHETIC_TRUTH
