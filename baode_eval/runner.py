@@ -235,6 +235,8 @@ def run(
 ) -> RunSummary:
     """Execute all report notebooks into ``out_dir``; see the module docstring for the files."""
     out_dir = Path(out_dir).resolve()
+    # No --data: notebooks keep their default data_path "", the bundled synthetic Baode panel
+    # (hashed with the other bundled files in the provenance block).
     data_path = None
     if data is not None:
         data_path = Path(data).resolve()
