@@ -1233,7 +1233,13 @@ def add_personal_fields(data: pd.DataFrame, *, seed: int, table: Level = "househ
     birth_year = np.clip(birth_year, 1920, 2024)
     month = rng.integers(1, 13, n)
     day = rng.integers(1, 29, n)
-    seq = rng.integers(0, 1000, n)
+    # Sequence numbers unique among people born on the same day (as real ID numbers are):
+    # a random offset per birth date plus the rank within that date, modulo 1000.
+    date_key = birth_year * 10_000 + month * 100 + day
+    rank = pd.Series(date_key).groupby(date_key).cumcount().to_numpy()
+    seq = (rng.integers(0, 1000, n) + rank) % 1000
+    offset = pd.Series(seq).groupby(date_key).transform("first").to_numpy()
+    seq = (offset + rank) % 1000
     body = np.char.add(np.char.add(np.char.add(region_code, birth_year.astype(str)),
                                    np.char.add(np.char.zfill(month.astype(str), 2), np.char.zfill(day.astype(str), 2))),
                        np.char.zfill(seq.astype(str), 3))
@@ -1242,7 +1248,7 @@ def add_personal_fields(data: pd.DataFrame, *, seed: int, table: Level = "househ
     check = np.array(list("10X98765432"))[(digits @ weights) % 11] if n else np.array([], str)
     ids = np.char.add(body, check)
     phones = np.char.add(np.char.add("1", rng.choice(list("3456789"), n)),
-                         np.char.zfill(rng.integers(0, 10 ** 9, n).astype(str), 9))
+                         np.char.zfill(((rng.integers(0, 10 ** 9) + np.arange(n) * 7_919) % 10 ** 9).astype(str), 9))
     prefix = "" if table == "person" else "head_"
     out[f"{prefix}name"] = pd.array(names[inv], dtype="string")
     out["id_number"] = pd.array(ids[inv], dtype="string")
