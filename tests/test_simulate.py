@@ -398,3 +398,15 @@ def test_round_trip_through_reader(tmp_path):
         assert np.allclose(got["per_capita_net_income"].astype(float), common["per_capita_net_income"])
         assert (got["relocated"].astype(bool).to_numpy() == common["relocated"].astype(bool).to_numpy()).all()
         assert (got["household_size"].astype(int).to_numpy() == common["household_size"].astype(int).to_numpy()).all()
+
+
+def test_synthetic_personal_fields_are_unique_per_household():
+    # Real ID numbers are unique; the validator quarantines duplicates, so the simulator must
+    # not make any (it made 16 duplicate pairs in 2,200 households before the fix).
+    from baode_eval.privacy import is_id_number, is_mobile
+    from baode_eval.simulate import add_personal_fields
+
+    data = simulate(seed=3, households=2200).data
+    heads = add_personal_fields(data, seed=3).drop_duplicates("household_id")
+    assert heads["id_number"].nunique() == len(heads) == heads["phone"].nunique()
+    assert heads["id_number"].map(is_id_number).all() and heads["phone"].map(is_mobile).all()
