@@ -73,3 +73,17 @@ def figures_per_goal(counts: pd.Series, *, ax=None, figsize=(6, 3)):
     ax.set_ylabel("公布数字个数  figures published")
     ax.spines[["top", "right"]].set_visible(False)
     return fig, ax
+
+
+def households_by_year(counts: pd.DataFrame, *, ax=None, figsize=(8, 3.4)):
+    """Lines of households per year, one per site (rows of ``counts``, years as columns)."""
+    fig, ax = _axes(ax, figsize)
+    years = [int(c) for c in counts.columns]
+    for label, row in counts.iterrows():
+        ax.plot(years, row.to_numpy(dtype=float), marker="o", markersize=3, label=str(label))
+    ax.set_xlabel("年度  year")
+    ax.set_ylabel("户数  households")
+    ax.set_ylim(bottom=0)
+    ax.legend(fontsize=8, ncols=min(len(counts), 5), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
+    ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
