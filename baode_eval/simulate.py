@@ -511,7 +511,6 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
 
     # persons --------------------------------------------------------------------------------
     p0, p1 = pop.person_offsets[lo], pop.person_offsets[hi]
-    P = p1 - p0
     per = {k: v[p0:p1] for k, v in pop.person.items()}
     # person-years ordered (household, year, person): the rows of household-year r are
     # starts[r]:starts[r + 1], so household sums are np.add.reduceat over contiguous runs

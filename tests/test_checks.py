@@ -1,7 +1,6 @@
 """Validation rules: each rule fires on the row it should, with the severity and message it should."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import pytest
 from hypothesis import HealthCheck, given, settings

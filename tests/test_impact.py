@@ -10,7 +10,6 @@ Tolerances, declared once:
 """
 from __future__ import annotations
 
-import copy
 import re
 import warnings
 

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 import baode_eval
 from baode_eval import schema
 from baode_eval.errors import DataError
-from household_files import NAMES, households, make_ids, zh_export
+from household_files import households, make_ids, zh_export
 
 HEADER = "户编号,年度,人数,劳动力人数,就业人数,工资性收入,生产经营性收入,财产性收入,转移性收入,家庭纯收入,人均纯收入（元）"
 ROW = "H{0},2022,3,2,1,12000,3000,0,2000,17000,5666.67"

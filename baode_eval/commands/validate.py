@@ -6,7 +6,6 @@ the file on stderr; no traceback).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
