@@ -13,7 +13,7 @@ import sys
 from . import __version__
 from .errors import BaodeEvalError
 
-COMMANDS = ("run",)
+COMMANDS = ("run", "scorecard")
 
 
 def build_parser() -> argparse.ArgumentParser:
