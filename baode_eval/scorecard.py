@@ -303,12 +303,14 @@ def build(
     baseline_year: int | None = None,
     reference=None,
     year_column: str = "year",
+    chunk_rows: int | None = 1_000_000,
 ) -> Scorecard:
     """Every indicator of ``framework`` per ``by`` domain, with intervals, targets and verdicts.
 
     ``framework``: a bundled name, a YAML path or a loaded :class:`~baode_eval.framework.Framework`
     (default: Baode's four goals). ``reference``: reference series table (default: the bundled
-    one) for income growth comparisons. Everything else as :func:`baode_eval.survey.estimate`.
+    one) for income growth comparisons. ``chunk_rows``: rows evaluated at a time in phase 1
+    (bounds memory on national data). Everything else as :func:`baode_eval.survey.estimate`.
     """
     if not isinstance(data, pd.DataFrame):
         raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
@@ -321,8 +323,9 @@ def build(
         raise ParameterError(f"by columns not in the data: {missing}")
     des = resolve_design(data, design, weights=weights, strata=strata, psu=psu, fpc=fpc, lonely_psu=lonely_psu,
                          superpopulation=superpopulation)
-    values = fw.row_values(data, fwk, year_column=year_column)
-    summary = survey.sufficient_statistics(data, values, design=des, by=by)
+    summary = survey.sufficient_statistics(
+        data, lambda block: fw.row_values(block, fwk, year_column=year_column), design=des, by=by,
+        chunk_rows=chunk_rows)
     return from_summary(summary, fwk, level=level, lang=lang, baseline_year=baseline_year, reference=reference,
                         year_column=year_column)
 

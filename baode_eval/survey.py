@@ -144,10 +144,11 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[n
 
 def sufficient_statistics(
     data: pd.DataFrame,
-    ratios: Mapping[str, tuple],
+    ratios,
     *,
     design: Design,
     by: Sequence[str] = (),
+    chunk_rows: int | None = None,
 ) -> Summary:
     """Phase 1: reduce rows to plain sums per (domain, stratum, PSU).
 
@@ -155,6 +156,10 @@ def sufficient_statistics(
     missing, left out of that ratio only). A mean is ``(y, 1)``, a total ``(y, 1)`` read as
     the sum. Everything here is a weighted sum of row values by group -- reproducible with
     ``SELECT by..., stratum, psu, SUM(w*y), SUM(w*x), COUNT(...) GROUP BY ...``.
+
+    ``ratios`` may also be a function ``frame -> {name: (numerator, denominator)}``; with
+    ``chunk_rows`` it is then called on row blocks of that size and the sums are added up, so
+    the memory for row values stays bounded however many rows there are.
     """
     by = tuple(by)
     nrow = len(data)
@@ -188,22 +193,44 @@ def sufficient_statistics(
         in_domain &= c >= 0
     cells["_rows"] = np.bincount(gid, minlength=ngroups).astype(np.int64)
     second = rows_are_psus and design.needs_variance
-    for name, (num, den) in ratios.items():
-        num = _as_float(num, nrow)
-        den = _as_float(den, nrow)
-        ok = in_domain & ~np.isnan(num) & ~np.isnan(den)
-        wy = np.where(ok, num, 0.0)
-        wx = np.where(ok, den, 0.0)
-        if w is not None:
-            wy *= w
-            wx *= w
-        cells[f"y:{name}"] = np.bincount(gid, wy, ngroups)
-        cells[f"x:{name}"] = np.bincount(gid, wx, ngroups)
-        cells[f"n:{name}"] = np.bincount(gid, ok & (den != 0), ngroups).astype(np.int64)
-        if second:
-            cells[f"yy:{name}"] = np.bincount(gid, wy * wy, ngroups)
-            cells[f"xy:{name}"] = np.bincount(gid, wy * wx, ngroups)
-            cells[f"xx:{name}"] = np.bincount(gid, wx * wx, ngroups)
+    step = nrow if not chunk_rows or not callable(ratios) else max(int(chunk_rows), 1)
+    names = None
+    for start in range(0, max(nrow, 1), max(step, 1)):
+        stop = min(start + step, nrow)
+        sl = slice(start, stop)
+        if callable(ratios):
+            block = ratios(data.iloc[sl] if step < nrow else data)
+        else:
+            block = ratios
+        if names is None:
+            names = tuple(block)
+            for name in names:
+                for pre in ("y", "x", "n") + (("yy", "xy", "xx") if second else ()):
+                    cells[f"{pre}:{name}"] = np.zeros(ngroups)
+        g = gid[sl]
+        dom_sl = in_domain[sl]
+        w_sl = None if w is None else w[sl]
+        m = stop - start
+        for name in names:
+            num, den = block[name]
+            num = _as_float(num, m)
+            den = _as_float(den, m)
+            ok = dom_sl & ~np.isnan(num) & ~np.isnan(den)
+            wy = np.where(ok, num, 0.0)
+            wx = np.where(ok, den, 0.0)
+            if w_sl is not None:
+                wy *= w_sl
+                wx *= w_sl
+            cells[f"y:{name}"] += np.bincount(g, wy, ngroups)
+            cells[f"x:{name}"] += np.bincount(g, wx, ngroups)
+            cells[f"n:{name}"] += np.bincount(g, ok & (den != 0), ngroups)
+            if second:
+                cells[f"yy:{name}"] += np.bincount(g, wy * wy, ngroups)
+                cells[f"xy:{name}"] += np.bincount(g, wy * wx, ngroups)
+                cells[f"xx:{name}"] += np.bincount(g, wx * wx, ngroups)
+        del block
+    for name in names or ():
+        cells[f"n:{name}"] = cells[f"n:{name}"].astype(np.int64)
     cells = pd.DataFrame(cells)
     strata = _strata_table(cells, data, design, strata_codes, rows_are_psus)
     n_psu_total = int(strata["n_psu"].sum())
@@ -214,7 +241,7 @@ def sufficient_statistics(
     cells = cells.loc[dom_ok].reset_index(drop=True)
     for col, u in zip(by, uniques):
         cells[col] = u.take(cells[col].to_numpy())
-    return Summary(by, tuple(ratios), cells, strata, design, rows_are_psus, n_psu_total, len(strata))
+    return Summary(by, tuple(names or ()), cells, strata, design, rows_are_psus, n_psu_total, len(strata))
 
 
 def _weights(data, design) -> np.ndarray | None:

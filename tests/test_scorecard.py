@@ -139,3 +139,9 @@ def test_cli_writes_csv_and_json(tmp_path, data):
     assert doc["glance"]["indicators"] == 27 and len(doc["rows"]) == 27 * 3
     assert cli.main(["scorecard", str(tmp_path / "missing.csv")]) == 2
     assert cli.main(["scorecard", str(src), "--out", str(tmp_path / "x.pdf")]) == 2
+
+
+def test_phase_one_in_row_blocks_gives_the_same_card(data, card):
+    """Phase 1 sums are additive: evaluating rows in blocks of 777 changes nothing."""
+    blocked = scorecard.build(data, lang="en", chunk_rows=777).tidy()
+    pd.testing.assert_frame_equal(blocked, card.tidy(), check_exact=False, rtol=1e-10)
