@@ -335,101 +335,131 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
     """Phase 2 of a scorecard on phase-1 sums (from pandas, DuckDB, Dask ... alike)."""
     by = summary.by
     kinds = {ind.id: ind.kind for ind in fwk.indicators}
-    est = survey.finalise(summary, kinds, level=level).rename(columns={"name": "indicator"})
     census = not summary.design.needs_variance
-    changes = _changes(summary, fwk, kinds, year_column=year_column, baseline_year=baseline_year, level=level,
-                       reference=reference)
-    parts = []
-    for ind in fwk.indicators:
-        part = est[est["indicator"] == ind.id].copy()
-        part.insert(len(by), "goal", ind.goal)
-        part.insert(len(by) + 1, "goal_label", fwk.goal(ind.goal).label(lang))
-        part["label"] = ind.label(lang)
-        part["kind"] = ind.kind
-        part["unit"] = ind.unit
+    trend = _Trend(summary, year_column, baseline_year)
+    ref = _reference_growth(reference) if trend.ok else {}
+    parts, changes = [], []
+    for name, part, lin in survey.finalise_parts(summary, kinds, level=level):
+        ind = fwk.indicator(name)
+        ch = trend.changes(summary, ind, lin, level=level, census=census, ref=ref)
+        changes.extend(ch.values())
         t = ind.target
-        years = part[year_column] if year_column in part.columns else pd.Series(None, index=part.index)
+        m = len(part)
         if t is None:
-            part["target"] = np.nan
-            part["direction"] = None
-            part["verdict"] = None
+            target, direction, verdict = np.full(m, np.nan), None, np.full(m, None, dtype=object)
         elif t.direction in (">=", "<="):
-            part["target"] = [np.nan if (v := t.value_for(y, fwk.parameters)) is None else v for y in years]
-            part["direction"] = t.direction
+            if year_column in part.columns:
+                years = part[year_column]
+                table = {y: t.value_for(y, fwk.parameters) for y in pd.unique(years)}
+                target = years.map(lambda y: np.nan if table[y] is None else table[y]).to_numpy(np.float64)
+            else:
+                v = t.value_for(None, fwk.parameters)
+                target = np.full(m, np.nan if v is None else v)
+            direction = t.direction
             lo, hi = one_sided_bounds(part["estimate"], part["std_error"], part["n"], kind=ind.kind, level=level,
                                       df=summary.df, census=census)
-            part["verdict"] = verdicts(part["estimate"], lo, hi, part["target"], t.direction)
+            verdict = verdicts(part["estimate"], lo, hi, target, t.direction)
         else:
-            part["target"] = np.nan
-            part["direction"] = t.direction
-            part["verdict"] = _trend_verdicts(part, changes, ind, by, t.direction)
+            target, direction = np.full(m, np.nan), t.direction
+            verdict = np.full(m, None, dtype=object)
+            prev = ch.get("previous_year")
+            if prev is not None:
+                v = prev["verdict_trend"].to_numpy(object)
+                if direction == "falling":
+                    v = np.array([{"met": "not met", "not met": "met"}.get(x, x) for x in v], dtype=object)
+                verdict[prev["_dom"].to_numpy()] = v
+        part.insert(len(by), "goal", ind.goal)
+        part.insert(len(by) + 1, "goal_label", fwk.goal(ind.goal).label(lang))
+        part.insert(len(by) + 2, "indicator", ind.id)
+        part.insert(len(by) + 3, "label", ind.label(lang))
+        part.insert(len(by) + 4, "kind", ind.kind)
+        part.insert(len(by) + 5, "unit", ind.unit)
+        part["target"] = target
+        part["direction"] = direction
+        part["verdict"] = verdict
         part["target_status"] = t.status if t else None
         part["target_source"] = t.source if t else None
         parts.append(part)
     table = pd.concat(parts, ignore_index=True)
-    cols = [*by, "goal", "goal_label", "indicator", "label", "kind", "unit", *survey.RESULT_COLUMNS, "target",
-            "direction", "verdict", "target_status", "target_source"]
-    return Scorecard(table[cols], changes, fwk, by, level, lang, census, summary.design)
-
-
-def _trend_verdicts(part, changes, ind, by, direction):
-    if changes.empty:
-        return [None] * len(part)
-    c = changes[(changes["indicator"] == ind.id) & (changes["comparison"] == "previous_year")]
-    merged = part[list(by)].merge(c[[*by, "verdict_trend"]], on=list(by), how="left")
-    v = merged["verdict_trend"].to_numpy(object)
-    if direction == "falling":
-        v = np.array([{"met": "not met", "not met": "met"}.get(x, x) if isinstance(x, str) else None for x in v],
-                     dtype=object)
-    return [x if isinstance(x, str) else None for x in v]
+    # repeated words as categoricals: national tables have millions of rows
+    for col in ("goal", "goal_label", "indicator", "label", "kind", "unit", "direction", "verdict",
+                "target_status", "target_source"):
+        table[col] = table[col].astype("category")
+    change_table = pd.concat(changes, ignore_index=True).drop(columns="_dom") if changes else pd.DataFrame()
+    if not change_table.empty:
+        for col in ("indicator", "comparison", "verdict_trend"):
+            change_table[col] = change_table[col].astype("category")
+    return Scorecard(table, change_table, fwk, by, level, lang, census, summary.design)
 
 
 # --------------------------------------------------------------------------------------------
 # changes since last year / baseline, and growth against a reference series
 
 
-def _changes(summary, fwk, kinds, *, year_column, baseline_year, level, reference) -> pd.DataFrame:
-    by = list(summary.by)
-    if year_column not in by:
-        return pd.DataFrame()
-    dom, domains = survey._domain_ids(summary)
-    other = [c for c in by if c != year_column]
-    years = domains[year_column].astype("int64").to_numpy()
-    key = pd.MultiIndex.from_frame(domains[other]) if other else pd.Index(np.zeros(len(domains)))
-    lookup = {(k if other else 0, y): i for i, (k, y) in enumerate(zip(key if other else [0] * len(years), years))}
-    base = int(years.min()) if baseline_year is None else int(baseline_year)
-    prev_idx = np.array([lookup.get((k if other else 0, y - 1), -1) for k, y in
-                         zip(key if other else [0] * len(years), years)])
-    base_idx = np.array([lookup.get((k if other else 0, base), -1) if y != base else -1 for k, y in
-                         zip(key if other else [0] * len(years), years)])
-    census = not summary.design.needs_variance
-    ref = _reference_growth(reference)
-    out = []
-    for ind in fwk.indicators:
-        kind = kinds[ind.id]
-        lin = survey._linearise(summary, ind.id, kind, dom, domains)
-        for comparison, idx in (("previous_year", prev_idx), ("baseline", base_idx)):
+class _Trend:
+    """Which domain is each domain's previous year and baseline (vectorised lookups)."""
+
+    def __init__(self, summary, year_column, baseline_year):
+        by = list(summary.by)
+        self.ok = year_column in by
+        if not self.ok:
+            return
+        dom, domains = survey._domain_ids(summary)
+        self.dom, self.domains = dom, survey.restore_dtypes(domains.copy(), summary)
+        other = [c for c in by if c != year_column]
+        yc = domains[year_column].cat
+        try:
+            years = yc.categories.to_numpy()[yc.codes.to_numpy()].astype(np.int64)
+        except (TypeError, ValueError):
+            raise DataError(f"the {year_column!r} column must hold whole years") from None
+        self.years = years
+        if other:
+            ocodes = [domains[c].cat.codes.to_numpy(np.int64) for c in other]
+            okey, _ = survey._group_ids(ocodes, [len(domains[c].cat.categories) for c in other], len(domains))
+        else:
+            okey = np.zeros(len(domains), np.int64)
+        y0, ny = int(years.min()), int(years.max() - years.min() + 1)
+        table = np.full((int(okey.max()) + 1 if len(okey) else 1, ny + 1), -1, np.int64)
+        table[okey, years - y0] = np.arange(len(domains))
+
+        def find(target_years):
+            idx = target_years - y0
+            inside = (idx >= 0) & (idx < ny)
+            out = np.full(len(domains), -1, np.int64)
+            out[inside] = table[okey[inside], idx[inside]]
+            return out
+
+        self.prev = find(years - 1)
+        base = y0 if baseline_year is None else int(baseline_year)
+        self.base = np.where(years != base, find(np.full(len(domains), base)), -1)
+
+    def changes(self, summary, ind, lin, *, level, census, ref) -> dict:
+        if not self.ok:
+            return {}
+        out = {}
+        yc = [c for c in summary.by if c == "year"] or [summary.by[-1]]
+        for comparison, idx in (("previous_year", self.prev), ("baseline", self.base)):
             a = np.flatnonzero(idx >= 0)
             if not len(a):
                 continue
             b = idx[a]
             diff = lin.est[a] - lin.est[b]
-            var = _contrast_var(summary, lin, a, b, np.ones(len(a)), np.ones(len(a)), census)
-            se = np.sqrt(var)
-            lo, hi = survey.interval(diff, se, np.full(len(a), np.inf), kind="mean", level=level, df=summary.df,
-                                     census=census)
-            part = domains.iloc[a].reset_index(drop=True)
+            se = np.sqrt(_contrast_var(summary, lin, a, b, np.ones(len(a)), np.ones(len(a)), census))
+            inf = np.full(len(a), np.inf)
+            lo, hi = survey.interval(diff, se, inf, kind="mean", level=level, df=summary.df, census=census)
+            l1, h1 = survey.interval(diff, se, inf, kind="mean", level=2 * level - 1, df=summary.df, census=census)
+            part = self.domains.iloc[a].reset_index(drop=True)
+            part["_dom"] = a
             part["indicator"] = ind.id
             part["comparison"] = comparison
-            part["from_year"] = years[b]
+            part["from_year"] = self.years[b]
             part["estimate"] = diff
             part["std_error"] = se
             part["ci_low"], part["ci_high"] = lo, hi
-            l1, h1 = survey.interval(diff, se, np.full(len(a), np.inf), kind="mean", level=2 * level - 1,
-                                     df=summary.df, census=census)
-            part["verdict_trend"] = verdicts(diff, l1, h1, np.zeros(len(a)), ">=")
+            vt = verdicts(diff, l1, h1, np.zeros(len(a)), ">=")
             if census:  # equal is not rising
-                part.loc[part["estimate"] == 0, "verdict_trend"] = "not met"
+                vt[diff == 0] = "not met"
+            part["verdict_trend"] = vt
             if ind.compare_growth_with and comparison == "previous_year":
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rb = lin.est[b]
@@ -439,12 +469,10 @@ def _changes(summary, fwk, kinds, *, year_column, baseline_year, level, referenc
                 part["growth_se"] = np.sqrt(gvar)
                 part["reference_series"] = ind.compare_growth_with
                 rg = ref.get(ind.compare_growth_with, {})
-                part["reference_growth"] = [rg.get(int(y), np.nan) for y in part[year_column]]
+                part["reference_growth"] = [rg.get(int(y), np.nan) for y in self.years[a]]
                 part["growth_gap"] = part["growth"] - part["reference_growth"]
-            out.append(part)
-    if not out:
-        return pd.DataFrame()
-    return pd.concat(out, ignore_index=True)
+            out[comparison] = part
+        return out
 
 
 def _contrast_var(summary, lin, a, b, ca, cb, census) -> np.ndarray:

@@ -239,9 +239,12 @@ def sufficient_statistics(
     for col in by:
         dom_ok &= cells[col].to_numpy() >= 0
     cells = cells.loc[dom_ok].reset_index(drop=True)
+    # domain columns stay categorical (codes + values) until the final table: cheap to group
     for col, u in zip(by, uniques):
-        cells[col] = u.take(cells[col].to_numpy())
-    return Summary(by, tuple(names or ()), cells, strata, design, rows_are_psus, n_psu_total, len(strata))
+        cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
+    dtypes = {col: data[col].dtype for col in by}
+    return Summary(by, tuple(names or ()), cells, strata, design, rows_are_psus, n_psu_total, len(strata),
+                   extra={"dtypes": dtypes})
 
 
 def _weights(data, design) -> np.ndarray | None:
@@ -303,17 +306,28 @@ class _Lin:
 
 
 def _domain_ids(summary: Summary) -> tuple[np.ndarray, pd.DataFrame]:
+    """Domain id per cell and the domains (categorical ``by`` columns, sorted)."""
     if not summary.by:
         return np.zeros(len(summary.cells), np.int64), pd.DataFrame(index=[0])
-    keys = summary.cells[list(summary.by)]
-    dom, uniq = pd.factorize(pd.MultiIndex.from_frame(keys), sort=True)
-    domains = pd.MultiIndex.from_tuples(list(uniq), names=list(summary.by)).to_frame(index=False)
-    for col in summary.by:  # keep the caller's dtypes (categories, ints)
-        try:
-            domains[col] = domains[col].astype(keys[col].dtype)
-        except (TypeError, ValueError):
-            pass
-    return dom.astype(np.int64), domains
+    cats = [summary.cells[c].cat for c in summary.by]
+    codes = [c.codes.to_numpy(np.int64) for c in cats]
+    dom, parts = _group_ids(codes, [len(c.categories) for c in cats], len(summary.cells))
+    domains = pd.DataFrame({col: pd.Categorical.from_codes(parts[:, j], categories=cats[j].categories)
+                            for j, col in enumerate(summary.by)})
+    return dom, domains
+
+
+def restore_dtypes(frame: pd.DataFrame, summary: Summary) -> pd.DataFrame:
+    """Domain columns back to the caller's numeric/boolean dtypes (text stays categorical)."""
+    for col, dtype in summary.extra.get("dtypes", {}).items():
+        if col in frame and (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            cat = frame[col].cat
+            frame[col] = cat.categories.to_numpy()[cat.codes.to_numpy()]
+            try:
+                frame[col] = frame[col].astype(dtype)
+            except (TypeError, ValueError):
+                pass
+    return frame
 
 
 def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -> _Lin:
@@ -410,17 +424,13 @@ def interval(est, se, n, *, kind: str, level: float, df: float, census: bool):
     return lo, hi
 
 
-def finalise(summary: Summary, kinds: Mapping[str, str] | str, *, level: float = 0.95) -> pd.DataFrame:
-    """Phase 2: estimates, SEs and intervals for every ratio of a :class:`Summary`.
-
-    Returns one row per (domain, name): the ``by`` columns, ``name``, then
-    ``estimate, std_error, ci_low, ci_high, n``.
-    """
+def finalise_parts(summary: Summary, kinds: Mapping[str, str] | str, *, level: float = 0.95):
+    """Yield ``(name, table, linearised)`` per ratio; tables share the domain order."""
     level = check_level(level)
     if isinstance(kinds, str):
         kinds = {name: kinds for name in summary.names}
     dom, domains = _domain_ids(summary)
-    out = []
+    domains = restore_dtypes(domains, summary)
     for name in summary.names:
         kind = check_option("kind", kinds[name], KINDS)
         lin = _linearise(summary, name, kind, dom, domains)
@@ -428,12 +438,23 @@ def finalise(summary: Summary, kinds: Mapping[str, str] | str, *, level: float =
         lo, hi = interval(lin.est, se, lin.n, kind=kind, level=level, df=summary.df,
                           census=not summary.design.needs_variance)
         part = domains.copy() if summary.by else pd.DataFrame(index=range(1))
-        part["name"] = name
         part["estimate"] = lin.est
         part["std_error"] = se
         part["ci_low"] = lo
         part["ci_high"] = hi
         part["n"] = lin.n.astype(np.int64)
+        yield name, part, lin
+
+
+def finalise(summary: Summary, kinds: Mapping[str, str] | str, *, level: float = 0.95) -> pd.DataFrame:
+    """Phase 2: estimates, SEs and intervals for every ratio of a :class:`Summary`.
+
+    Returns one row per (domain, name): the ``by`` columns, ``name``, then
+    ``estimate, std_error, ci_low, ci_high, n``.
+    """
+    out = []
+    for name, part, _ in finalise_parts(summary, kinds, level=level):
+        part.insert(len(summary.by), "name", name)
         out.append(part)
     return pd.concat(out, ignore_index=True)
 
