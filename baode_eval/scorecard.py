@@ -100,18 +100,9 @@ def one_sided_bounds(est, se, n, *, kind, level, df, census):
 
 def verdicts(est, lower, upper, target, direction) -> np.ndarray:
     """``met`` / ``not met`` / ``inconclusive`` per row (None where there is no target or no data)."""
-    est, lower, upper, target = (np.asarray(a, np.float64) for a in (est, lower, upper, target))
-    out = np.full(est.shape, None, dtype=object)
-    ok = ~np.isnan(est) & ~np.isnan(target)
-    tol = 1e-12
-    if direction == ">=":
-        met, notmet = lower >= target - tol, upper < target - tol
-    elif direction == "<=":
-        met, notmet = upper <= target + tol, lower > target + tol
-    else:
-        raise ParameterError(f"direction must be '>=' or '<=' here, got {direction!r}")
-    out[ok] = np.where(met[ok], "met", np.where(notmet[ok], "not met", "inconclusive"))
-    return out
+    codes = verdict_codes(est, lower, upper, target, direction)
+    labels = np.array([*_VERDICT_CODES, None], dtype=object)
+    return labels[np.where(codes < 0, 3, codes)]
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,66 +321,111 @@ def build(
                         year_column=year_column)
 
 
+_VERDICT_CODES = ("met", "not met", "inconclusive")
+
+
 def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang="zh", baseline_year=None,
                  reference=None, year_column="year") -> Scorecard:
-    """Phase 2 of a scorecard on phase-1 sums (from pandas, DuckDB, Dask ... alike)."""
+    """Phase 2 of a scorecard on phase-1 sums (from pandas, DuckDB, Dask ... alike).
+
+    Works on arrays per indicator and assembles the tidy table once: its cost grows with
+    domains x indicators, never with rows.
+    """
     by = summary.by
     kinds = {ind.id: ind.kind for ind in fwk.indicators}
     census = not summary.design.needs_variance
     trend = _Trend(summary, year_column, baseline_year)
     ref = _reference_growth(reference) if trend.ok else {}
-    parts, changes = [], []
+    cols = {k: [] for k in ("estimate", "std_error", "ci_low", "ci_high", "n", "target", "verdict")}
+    domains = None
+    change_parts = []
     for name, part, lin in survey.finalise_parts(summary, kinds, level=level):
         ind = fwk.indicator(name)
+        if domains is None:
+            domains = part[list(by)] if by else None
         ch = trend.changes(summary, ind, lin, level=level, census=census, ref=ref)
-        changes.extend(ch.values())
+        change_parts.extend(ch.values())
         t = ind.target
         m = len(part)
-        if t is None:
-            target, direction, verdict = np.full(m, np.nan), None, np.full(m, None, dtype=object)
-        elif t.direction in (">=", "<="):
+        est = part["estimate"].to_numpy()
+        verdict = np.full(m, -1, np.int8)
+        target = np.full(m, np.nan)
+        if t is not None and t.direction in (">=", "<="):
             if year_column in part.columns:
-                years = part[year_column]
-                table = {y: t.value_for(y, fwk.parameters) for y in pd.unique(years)}
-                target = years.map(lambda y: np.nan if table[y] is None else table[y]).to_numpy(np.float64)
+                years = part[year_column].to_numpy()
+                uniq, inv = np.unique(years, return_inverse=True)
+                vals = np.array([np.nan if (v := t.value_for(y, fwk.parameters)) is None else v for y in uniq])
+                target = vals[inv]
             else:
                 v = t.value_for(None, fwk.parameters)
                 target = np.full(m, np.nan if v is None else v)
-            direction = t.direction
-            lo, hi = one_sided_bounds(part["estimate"], part["std_error"], part["n"], kind=ind.kind, level=level,
-                                      df=summary.df, census=census)
-            verdict = verdicts(part["estimate"], lo, hi, target, t.direction)
-        else:
-            target, direction = np.full(m, np.nan), t.direction
-            verdict = np.full(m, None, dtype=object)
-            prev = ch.get("previous_year")
-            if prev is not None:
-                v = prev["verdict_trend"].to_numpy(object)
-                if direction == "falling":
-                    v = np.array([{"met": "not met", "not met": "met"}.get(x, x) for x in v], dtype=object)
-                verdict[prev["_dom"].to_numpy()] = v
-        part.insert(len(by), "goal", ind.goal)
-        part.insert(len(by) + 1, "goal_label", fwk.goal(ind.goal).label(lang))
-        part.insert(len(by) + 2, "indicator", ind.id)
-        part.insert(len(by) + 3, "label", ind.label(lang))
-        part.insert(len(by) + 4, "kind", ind.kind)
-        part.insert(len(by) + 5, "unit", ind.unit)
-        part["target"] = target
-        part["direction"] = direction
-        part["verdict"] = verdict
-        part["target_status"] = t.status if t else None
-        part["target_source"] = t.source if t else None
-        parts.append(part)
-    table = pd.concat(parts, ignore_index=True)
-    # repeated words as categoricals: national tables have millions of rows
-    for col in ("goal", "goal_label", "indicator", "label", "kind", "unit", "direction", "verdict",
-                "target_status", "target_source"):
-        table[col] = table[col].astype("category")
-    change_table = pd.concat(changes, ignore_index=True).drop(columns="_dom") if changes else pd.DataFrame()
-    if not change_table.empty:
-        for col in ("indicator", "comparison", "verdict_trend"):
-            change_table[col] = change_table[col].astype("category")
+            lo, hi = one_sided_bounds(est, part["std_error"].to_numpy(), part["n"].to_numpy(), kind=ind.kind,
+                                      level=level, df=summary.df, census=census)
+            verdict = verdict_codes(est, lo, hi, target, t.direction)
+        elif t is not None and "previous_year" in ch:
+            prev = ch["previous_year"]
+            v = prev["_verdict"].to_numpy(np.int8)
+            if t.direction == "falling":
+                v = np.where(v == 0, 1, np.where(v == 1, 0, v)).astype(np.int8)
+            verdict[prev["_dom"].to_numpy()] = v
+        for k in ("estimate", "std_error", "ci_low", "ci_high", "n"):
+            cols[k].append(part[k].to_numpy())
+        cols["target"].append(target)
+        cols["verdict"].append(verdict)
+    K, m = len(fwk.indicators), (len(domains) if domains is not None else 1)
+    ind_codes = np.repeat(np.arange(K), m)
+    goal_ids = [g.id for g in fwk.goals]
+    goal_of = np.array([goal_ids.index(i.goal) for i in fwk.indicators])[ind_codes]
+    out = {}
+    if by:
+        for c in by:
+            col = domains[c]
+            out[c] = (pd.Categorical.from_codes(np.tile(col.cat.codes.to_numpy(), K), categories=col.cat.categories)
+                      if isinstance(col.dtype, pd.CategoricalDtype) else np.tile(col.to_numpy(), K))
+
+    def cat(codes, labels):
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
+
+    out["goal"] = cat(goal_of, goal_ids)
+    out["goal_label"] = cat(goal_of, [g.label(lang) for g in fwk.goals])
+    out["indicator"] = cat(ind_codes, [i.id for i in fwk.indicators])
+    out["label"] = cat(ind_codes, [i.label(lang) for i in fwk.indicators])
+    out["kind"] = pd.Series([i.kind for i in fwk.indicators], dtype="category").take(ind_codes).to_numpy()
+    out["unit"] = pd.Series([i.unit for i in fwk.indicators], dtype="category").take(ind_codes).to_numpy()
+    for k in ("estimate", "std_error", "ci_low", "ci_high"):
+        out[k] = np.concatenate(cols[k])
+    out["n"] = np.concatenate(cols["n"]).astype(np.int64)
+    out["target"] = np.concatenate(cols["target"])
+    dirs = [i.target.direction if i.target else None for i in fwk.indicators]
+    out["direction"] = pd.Series(dirs, dtype="category").take(ind_codes).to_numpy()
+    out["verdict"] = pd.Categorical.from_codes(np.concatenate(cols["verdict"]), categories=list(_VERDICT_CODES))
+    out["target_status"] = pd.Series([i.target.status if i.target else None for i in fwk.indicators],
+                                     dtype="category").take(ind_codes).to_numpy()
+    out["target_source"] = pd.Series([i.target.source if i.target else None for i in fwk.indicators],
+                                     dtype="category").take(ind_codes).to_numpy()
+    table = pd.DataFrame(out)
+    for c in ("kind", "unit", "direction", "target_status", "target_source"):
+        table[c] = table[c].astype("category")
+    change_table = pd.DataFrame()
+    if change_parts:
+        change_table = pd.concat(change_parts, ignore_index=True).drop(columns=["_dom", "_verdict"])
+        for c in ("indicator", "comparison"):
+            change_table[c] = change_table[c].astype("category")
     return Scorecard(table, change_table, fwk, by, level, lang, census, summary.design)
+
+
+def verdict_codes(est, lower, upper, target, direction) -> np.ndarray:
+    """Verdicts as codes into ("met", "not met", "inconclusive"); -1 = no target or no data."""
+    est, lower, upper, target = (np.asarray(a, np.float64) for a in (est, lower, upper, target))
+    tol = 1e-12
+    if direction == ">=":
+        met, notmet = lower >= target - tol, upper < target - tol
+    elif direction == "<=":
+        met, notmet = upper <= target + tol, lower > target + tol
+    else:
+        raise ParameterError(f"direction must be '>=' or '<=' here, got {direction!r}")
+    code = np.where(met, 0, np.where(notmet, 1, 2)).astype(np.int8)
+    return np.where(np.isnan(est) | np.isnan(target), -1, code).astype(np.int8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -397,7 +433,8 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
 
 
 class _Trend:
-    """Which domain is each domain's previous year and baseline (vectorised lookups)."""
+    """Which domain is each domain's previous year and baseline (vectorised lookups), and the
+    PSU pairing of every comparison, computed once and reused for every indicator."""
 
     def __init__(self, summary, year_column, baseline_year):
         by = list(summary.by)
@@ -432,100 +469,115 @@ class _Trend:
         self.prev = find(years - 1)
         base = y0 if baseline_year is None else int(baseline_year)
         self.base = np.where(years != base, find(np.full(len(domains), base)), -1)
+        self._pairings = {}
+        self._frames = {}
 
     def changes(self, summary, ind, lin, *, level, census, ref) -> dict:
         if not self.ok:
             return {}
         out = {}
-        yc = [c for c in summary.by if c == "year"] or [summary.by[-1]]
         for comparison, idx in (("previous_year", self.prev), ("baseline", self.base)):
             a = np.flatnonzero(idx >= 0)
             if not len(a):
                 continue
             b = idx[a]
+            if comparison not in self._pairings:
+                self._pairings[comparison] = _Pairing(summary, lin, a, b)
+                frame = self.domains.iloc[a].reset_index(drop=True)
+                frame["_dom"] = a
+                frame["from_year"] = self.years[b]
+                self._frames[comparison] = frame
+            pairing = self._pairings[comparison]
             diff = lin.est[a] - lin.est[b]
-            se = np.sqrt(_contrast_var(summary, lin, a, b, np.ones(len(a)), np.ones(len(a)), census))
+            se = np.sqrt(pairing.variance(summary, lin, np.ones(len(a)), np.ones(len(a)), census))
             inf = np.full(len(a), np.inf)
             lo, hi = survey.interval(diff, se, inf, kind="mean", level=level, df=summary.df, census=census)
             l1, h1 = survey.interval(diff, se, inf, kind="mean", level=2 * level - 1, df=summary.df, census=census)
-            part = self.domains.iloc[a].reset_index(drop=True)
-            part["_dom"] = a
-            part["indicator"] = ind.id
-            part["comparison"] = comparison
-            part["from_year"] = self.years[b]
+            part = self._frames[comparison].copy()
+            part.insert(len(summary.by), "indicator", ind.id)
+            part.insert(len(summary.by) + 1, "comparison", comparison)
             part["estimate"] = diff
             part["std_error"] = se
             part["ci_low"], part["ci_high"] = lo, hi
-            vt = verdicts(diff, l1, h1, np.zeros(len(a)), ">=")
+            vt = verdict_codes(diff, l1, h1, np.zeros(len(a)), ">=")
             if census:  # equal is not rising
-                vt[diff == 0] = "not met"
-            part["verdict_trend"] = vt
+                vt[diff == 0] = 1
+            part["_verdict"] = vt
+            part["verdict_trend"] = pd.Categorical.from_codes(vt, categories=list(_VERDICT_CODES))
             if ind.compare_growth_with and comparison == "previous_year":
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rb = lin.est[b]
                     growth = lin.est[a] / rb - 1
-                    gvar = _contrast_var(summary, lin, a, b, 1 / rb, lin.est[a] / rb**2, census)
+                    gvar = pairing.variance(summary, lin, 1 / rb, lin.est[a] / rb**2, census)
                 part["growth"] = growth
                 part["growth_se"] = np.sqrt(gvar)
                 part["reference_series"] = ind.compare_growth_with
                 rg = ref.get(ind.compare_growth_with, {})
-                part["reference_growth"] = [rg.get(int(y), np.nan) for y in self.years[a]]
+                uniq, inv = np.unique(self.years[a], return_inverse=True)
+                part["reference_growth"] = np.array([rg.get(int(y), np.nan) for y in uniq])[inv]
                 part["growth_gap"] = part["growth"] - part["reference_growth"]
             out[comparison] = part
         return out
 
 
-def _contrast_var(summary, lin, a, b, ca, cb, census) -> np.ndarray:
-    """Variance of ca*R_a - cb*R_b for domain pairs (a, b) sharing the design.
+class _Pairing:
+    """PSU-level pairing of domain pairs (a, b): which cells add, which subtract, and their
+    (pair, stratum, PSU) groups. The same for every indicator, so it is computed once."""
 
-    With PSU identifiers the covariance comes from the PSUs both domains share (panel
-    households in the same PSU across years); without them the two are treated as independent.
-    """
-    if census:
-        return np.zeros(len(a))
-    if lin.z is None:
-        return ca**2 * lin.var[a] + cb**2 * lin.var[b]
-    cells = summary.cells
-    h = cells["_stratum"].to_numpy(np.int64)
-    psu = cells["_psu"].to_numpy(np.int64)
-    D = len(lin.est)
-    # a-side: each domain is the "a" of at most one pair
-    pos_a = np.full(D, -1, np.int64)
-    pos_a[a] = np.arange(len(a))
-    ia = np.flatnonzero(pos_a[lin.dom] >= 0)
-    ka = pos_a[lin.dom[ia]]
-    # b-side: a domain may be the comparator of several pairs (the baseline year)
-    order = np.argsort(b, kind="stable")
-    cnt = np.bincount(b, minlength=D)
-    start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
-    ib0 = np.flatnonzero(cnt[lin.dom] > 0)
-    reps = cnt[lin.dom[ib0]]
-    ib = np.repeat(ib0, reps)
-    offs = np.arange(len(ib)) - np.repeat(np.cumsum(reps) - reps, reps)
-    kb = order[start[lin.dom[ib]] + offs]
-    pos = np.concatenate([ka, kb])
-    d = np.concatenate([lin.z[ia] * np.asarray(ca)[ka], -lin.z[ib] * np.asarray(cb)[kb]])
-    hh = np.concatenate([h[ia], h[ib]])
-    pp = np.concatenate([psu[ia], psu[ib]])
-    P = int(psu.max()) + 2 if len(psu) else 1
-    H = int(h.max()) + 1 if len(h) else 1
-    g, _ = pd.factorize((pos * H + hh) * P + pp + 1, sort=False)
-    G = int(g.max()) + 1 if len(g) else 0
-    dt = np.bincount(g, d, G)
-    first = np.zeros(G, np.int64)
-    first[g[::-1]] = np.arange(len(g))[::-1]
-    gs, _ = pd.factorize(pos[first] * H + hh[first], sort=False)
-    S = int(gs.max()) + 1 if len(gs) else 0
-    s1 = np.bincount(gs, dt, S)
-    s2 = np.bincount(gs, dt * dt, S)
-    fs = np.zeros(S, np.int64)
-    fs[gs[::-1]] = np.arange(len(gs))[::-1]
-    pos_s = pos[first][fs]
-    h_s = hh[first][fs]
-    strata = summary.strata.set_index("_stratum")
-    n_h = strata["n_psu"].reindex(h_s).to_numpy(np.float64)
-    f_h = strata["f"].reindex(h_s).to_numpy(np.float64)
-    return survey._stratum_variance(s1, s2, n_h, f_h, pos_s, len(a), summary, "contrast")
+    def __init__(self, summary, lin, a, b):
+        self.a, self.b = a, b
+        if lin.z is None:
+            return
+        cells = summary.cells
+        h = cells["_stratum"].to_numpy(np.int64)
+        psu = cells["_psu"].to_numpy(np.int64)
+        D = len(lin.est)
+        pos_a = np.full(D, -1, np.int64)
+        pos_a[a] = np.arange(len(a))
+        ia = np.flatnonzero(pos_a[lin.dom] >= 0)
+        ka = pos_a[lin.dom[ia]]
+        order = np.argsort(b, kind="stable")  # a domain may be the comparator of several pairs
+        cnt = np.bincount(b, minlength=D)
+        start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+        ib0 = np.flatnonzero(cnt[lin.dom] > 0)
+        reps = cnt[lin.dom[ib0]]
+        ib = np.repeat(ib0, reps)
+        offs = np.arange(len(ib)) - np.repeat(np.cumsum(reps) - reps, reps)
+        kb = order[start[lin.dom[ib]] + offs]
+        pos = np.concatenate([ka, kb])
+        hh = np.concatenate([h[ia], h[ib]])
+        pp = np.concatenate([psu[ia], psu[ib]])
+        P = int(psu.max()) + 2 if len(psu) else 1
+        H = int(h.max()) + 1 if len(h) else 1
+        g, _ = pd.factorize((pos * H + hh) * P + pp + 1, sort=False)
+        G = int(g.max()) + 1 if len(g) else 0
+        first = np.zeros(G, np.int64)
+        first[g[::-1]] = np.arange(len(g))[::-1]
+        gs, _ = pd.factorize(pos[first] * H + hh[first], sort=False)
+        S = int(gs.max()) + 1 if len(gs) else 0
+        fs = np.zeros(S, np.int64)
+        fs[gs[::-1]] = np.arange(len(gs))[::-1]
+        self.ia, self.ka, self.ib, self.kb, self.g, self.G, self.gs, self.S = ia, ka, ib, kb, g, G, gs, S
+        self.pos_s = pos[first][fs]
+        h_s = hh[first][fs]
+        strata = summary.strata.set_index("_stratum")
+        self.n_h = strata["n_psu"].reindex(h_s).to_numpy(np.float64)
+        self.f_h = strata["f"].reindex(h_s).to_numpy(np.float64)
+
+    def variance(self, summary, lin, ca, cb, census) -> np.ndarray:
+        """Variance of ca*R_a - cb*R_b. With PSU identifiers the covariance comes from the PSUs
+        both domains share (panel households, same PSUs across years); without them (rows as
+        PSUs) the two estimates are treated as independent."""
+        a, b = self.a, self.b
+        if census:
+            return np.zeros(len(a))
+        if lin.z is None:
+            return ca**2 * lin.var[a] + cb**2 * lin.var[b]
+        d = np.concatenate([lin.z[self.ia] * np.asarray(ca)[self.ka], -lin.z[self.ib] * np.asarray(cb)[self.kb]])
+        dt = np.bincount(self.g, d, self.G)
+        s1 = np.bincount(self.gs, dt, self.S)
+        s2 = np.bincount(self.gs, dt * dt, self.S)
+        return survey._stratum_variance(s1, s2, self.n_h, self.f_h, self.pos_s, len(a), summary, "contrast")
 
 
 def _reference_growth(reference) -> dict:
