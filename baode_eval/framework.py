@@ -465,7 +465,9 @@ def row_values(data: pd.DataFrame, framework: Framework, *, year_column: str = "
         if p.by_year:
             if years is None:
                 raise DataError(f"parameter {name!r} varies by year but the data has no {year_column!r} column")
-            params[name] = years.map(lambda y: p.value_for(y)).to_numpy(np.float64, na_value=np.nan)
+            uniq, inv = np.unique(years.to_numpy(), return_inverse=True)
+            vals = np.array([np.nan if (v := p.value_for(y)) is None else v for y in uniq], np.float64)
+            params[name] = vals[inv]
         else:
             params[name] = np.float64(p.value)
     out = {}

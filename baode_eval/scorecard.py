@@ -344,7 +344,7 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
         if domains is None:
             domains = part[list(by)] if by else None
         ch = trend.changes(summary, ind, lin, level=level, census=census, ref=ref)
-        change_parts.extend(ch.values())
+        change_parts.extend((ind.id, comp, arrays) for comp, arrays in ch.items())
         t = ind.target
         m = len(part)
         est = part["estimate"].to_numpy()
@@ -364,10 +364,10 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
             verdict = verdict_codes(est, lo, hi, target, t.direction)
         elif t is not None and "previous_year" in ch:
             prev = ch["previous_year"]
-            v = prev["_verdict"].to_numpy(np.int8)
+            v = prev["_verdict"].astype(np.int8)
             if t.direction == "falling":
                 v = np.where(v == 0, 1, np.where(v == 1, 0, v)).astype(np.int8)
-            verdict[prev["_dom"].to_numpy()] = v
+            verdict[prev["_dom"]] = v
         for k in ("estimate", "std_error", "ci_low", "ci_high", "n"):
             cols[k].append(part[k].to_numpy())
         cols["target"].append(target)
@@ -406,11 +406,7 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
     table = pd.DataFrame(out)
     for c in ("kind", "unit", "direction", "target_status", "target_source"):
         table[c] = table[c].astype("category")
-    change_table = pd.DataFrame()
-    if change_parts:
-        change_table = pd.concat(change_parts, ignore_index=True).drop(columns=["_dom", "_verdict"])
-        for c in ("indicator", "comparison"):
-            change_table[c] = change_table[c].astype("category")
+    change_table = trend.assemble(change_parts) if trend.ok else pd.DataFrame()
     return Scorecard(table, change_table, fwk, by, level, lang, census, summary.design)
 
 
@@ -473,6 +469,7 @@ class _Trend:
         self._frames = {}
 
     def changes(self, summary, ind, lin, *, level, census, ref) -> dict:
+        """``{comparison: {column: array}}`` for one indicator (assembled later in one go)."""
         if not self.ok:
             return {}
         out = {}
@@ -483,41 +480,60 @@ class _Trend:
             b = idx[a]
             if comparison not in self._pairings:
                 self._pairings[comparison] = _Pairing(summary, lin, a, b)
-                frame = self.domains.iloc[a].reset_index(drop=True)
-                frame["_dom"] = a
-                frame["from_year"] = self.years[b]
-                self._frames[comparison] = frame
             pairing = self._pairings[comparison]
             diff = lin.est[a] - lin.est[b]
             se = np.sqrt(pairing.variance(summary, lin, np.ones(len(a)), np.ones(len(a)), census))
             inf = np.full(len(a), np.inf)
             lo, hi = survey.interval(diff, se, inf, kind="mean", level=level, df=summary.df, census=census)
             l1, h1 = survey.interval(diff, se, inf, kind="mean", level=2 * level - 1, df=summary.df, census=census)
-            part = self._frames[comparison].copy()
-            part.insert(len(summary.by), "indicator", ind.id)
-            part.insert(len(summary.by) + 1, "comparison", comparison)
-            part["estimate"] = diff
-            part["std_error"] = se
-            part["ci_low"], part["ci_high"] = lo, hi
             vt = verdict_codes(diff, l1, h1, np.zeros(len(a)), ">=")
             if census:  # equal is not rising
                 vt[diff == 0] = 1
-            part["_verdict"] = vt
-            part["verdict_trend"] = pd.Categorical.from_codes(vt, categories=list(_VERDICT_CODES))
+            part = {"_dom": a, "from_year": self.years[b], "estimate": diff, "std_error": se, "ci_low": lo,
+                    "ci_high": hi, "_verdict": vt}
+            nan = np.full(len(a), np.nan)
+            part.update(growth=nan, growth_se=nan, reference_growth=nan, growth_gap=nan, _ref=-1)
             if ind.compare_growth_with and comparison == "previous_year":
                 with np.errstate(divide="ignore", invalid="ignore"):
                     rb = lin.est[b]
                     growth = lin.est[a] / rb - 1
                     gvar = pairing.variance(summary, lin, 1 / rb, lin.est[a] / rb**2, census)
-                part["growth"] = growth
-                part["growth_se"] = np.sqrt(gvar)
-                part["reference_series"] = ind.compare_growth_with
                 rg = ref.get(ind.compare_growth_with, {})
                 uniq, inv = np.unique(self.years[a], return_inverse=True)
-                part["reference_growth"] = np.array([rg.get(int(y), np.nan) for y in uniq])[inv]
-                part["growth_gap"] = part["growth"] - part["reference_growth"]
+                refg = np.array([rg.get(int(y), np.nan) for y in uniq])[inv]
+                part.update(growth=growth, growth_se=np.sqrt(gvar), reference_growth=refg, growth_gap=growth - refg,
+                            _ref=ind.compare_growth_with)
             out[comparison] = part
         return out
+
+    def assemble(self, parts: list) -> pd.DataFrame:
+        """One tidy change table from ``(indicator, comparison, arrays)`` parts."""
+        if not parts:
+            return pd.DataFrame()
+        dom = np.concatenate([p["_dom"] for _, _, p in parts])
+        out = {}
+        for c in self.domains.columns:
+            col = self.domains[c]
+            out[c] = (pd.Categorical.from_codes(col.cat.codes.to_numpy()[dom], categories=col.cat.categories)
+                      if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy()[dom])
+        sizes = [len(p["_dom"]) for _, _, p in parts]
+        inds = list(dict.fromkeys(i for i, _, _ in parts))
+        out["indicator"] = pd.Categorical.from_codes(np.repeat([inds.index(i) for i, _, _ in parts], sizes),
+                                                     categories=pd.Index(inds, dtype=object))
+        comps = ["previous_year", "baseline"]
+        out["comparison"] = pd.Categorical.from_codes(np.repeat([comps.index(c) for _, c, _ in parts], sizes),
+                                                      categories=pd.Index(comps, dtype=object))
+        for k in ("from_year", "estimate", "std_error", "ci_low", "ci_high"):
+            out[k] = np.concatenate([p[k] for _, _, p in parts])
+        out["verdict_trend"] = pd.Categorical.from_codes(np.concatenate([p["_verdict"] for _, _, p in parts]),
+                                                         categories=list(_VERDICT_CODES))
+        for k in ("growth", "growth_se", "reference_growth", "growth_gap"):
+            out[k] = np.concatenate([p[k] for _, _, p in parts])
+        refs = [None] + list(dict.fromkeys(p["_ref"] for _, _, p in parts if p["_ref"] != -1))
+        out["reference_series"] = pd.Categorical.from_codes(
+            np.repeat([refs.index(p["_ref"]) - 1 if p["_ref"] != -1 else -1 for _, _, p in parts], sizes),
+            categories=pd.Index(refs[1:], dtype=object))
+        return pd.DataFrame(out)
 
 
 class _Pairing:
