@@ -114,18 +114,23 @@ class Scorecard:
     """Result of :func:`build`. ``tidy()`` is the single source; the renderers read it."""
 
     table: pd.DataFrame
-    change_table: pd.DataFrame
+    change_table: pd.DataFrame | None
     framework: fw.Framework
     by: tuple
     level: float
     lang: str
     census: bool
     design: survey.Design
+    _make_changes: object = None
 
     def tidy(self) -> pd.DataFrame:
         return self.table.copy()
 
     def changes(self) -> pd.DataFrame:
+        """Changes since the previous year and since the baseline, with SEs (shared PSUs give the
+        covariance), and growth against the reference series. Computed on first call."""
+        if self.change_table is None:
+            self.change_table = self._make_changes() if self._make_changes else pd.DataFrame()
         return self.change_table.copy()
 
     def glance(self) -> dict:
@@ -338,14 +343,14 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
     ref = _reference_growth(reference) if trend.ok else {}
     cols = {k: [] for k in ("estimate", "std_error", "ci_low", "ci_high", "n", "target", "verdict")}
     domains = None
-    change_parts = []
     for name, part, lin in survey.finalise_parts(summary, kinds, level=level):
         ind = fwk.indicator(name)
         if domains is None:
             domains = part[list(by)] if by else None
-        ch = trend.changes(summary, ind, lin, level=level, census=census, ref=ref)
-        change_parts.extend((ind.id, comp, arrays) for comp, arrays in ch.items())
         t = ind.target
+        ch = {}
+        if t is not None and t.direction in ("rising", "falling"):
+            ch = trend.changes(summary, ind, lin, level=level, census=census, ref=ref, comparisons=("previous_year",))
         m = len(part)
         est = part["estimate"].to_numpy()
         verdict = np.full(m, -1, np.int8)
@@ -390,24 +395,33 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
     out["goal_label"] = cat(goal_of, [g.label(lang) for g in fwk.goals])
     out["indicator"] = cat(ind_codes, [i.id for i in fwk.indicators])
     out["label"] = cat(ind_codes, [i.label(lang) for i in fwk.indicators])
-    out["kind"] = pd.Series([i.kind for i in fwk.indicators], dtype="category").take(ind_codes).to_numpy()
-    out["unit"] = pd.Series([i.unit for i in fwk.indicators], dtype="category").take(ind_codes).to_numpy()
+    def per_indicator(values):
+        labels = list(dict.fromkeys(v for v in values if v is not None))
+        codes = np.array([labels.index(v) if v is not None else -1 for v in values])
+        return pd.Categorical.from_codes(codes[ind_codes], categories=pd.Index(labels, dtype=object))
+
+    out["kind"] = per_indicator([i.kind for i in fwk.indicators])
+    out["unit"] = per_indicator([i.unit for i in fwk.indicators])
     for k in ("estimate", "std_error", "ci_low", "ci_high"):
         out[k] = np.concatenate(cols[k])
     out["n"] = np.concatenate(cols["n"]).astype(np.int64)
     out["target"] = np.concatenate(cols["target"])
-    dirs = [i.target.direction if i.target else None for i in fwk.indicators]
-    out["direction"] = pd.Series(dirs, dtype="category").take(ind_codes).to_numpy()
+    out["direction"] = per_indicator([i.target.direction if i.target else None for i in fwk.indicators])
     out["verdict"] = pd.Categorical.from_codes(np.concatenate(cols["verdict"]), categories=list(_VERDICT_CODES))
-    out["target_status"] = pd.Series([i.target.status if i.target else None for i in fwk.indicators],
-                                     dtype="category").take(ind_codes).to_numpy()
-    out["target_source"] = pd.Series([i.target.source if i.target else None for i in fwk.indicators],
-                                     dtype="category").take(ind_codes).to_numpy()
+    out["target_status"] = per_indicator([i.target.status if i.target else None for i in fwk.indicators])
+    out["target_source"] = per_indicator([i.target.source if i.target else None for i in fwk.indicators])
     table = pd.DataFrame(out)
-    for c in ("kind", "unit", "direction", "target_status", "target_source"):
-        table[c] = table[c].astype("category")
-    change_table = trend.assemble(change_parts) if trend.ok else pd.DataFrame()
-    return Scorecard(table, change_table, fwk, by, level, lang, census, summary.design)
+
+    def make_changes():
+        if not trend.ok:
+            return pd.DataFrame()
+        parts = []
+        for name, _, lin in survey.finalise_parts(summary, kinds, level=level):
+            ch = trend.changes(summary, fwk.indicator(name), lin, level=level, census=census, ref=ref)
+            parts.extend((name, comp, arrays) for comp, arrays in ch.items())
+        return trend.assemble(parts)
+
+    return Scorecard(table, None, fwk, by, level, lang, census, summary.design, make_changes)
 
 
 def verdict_codes(est, lower, upper, target, direction) -> np.ndarray:
@@ -468,12 +482,14 @@ class _Trend:
         self._pairings = {}
         self._frames = {}
 
-    def changes(self, summary, ind, lin, *, level, census, ref) -> dict:
+    def changes(self, summary, ind, lin, *, level, census, ref, comparisons=("previous_year", "baseline")) -> dict:
         """``{comparison: {column: array}}`` for one indicator (assembled later in one go)."""
         if not self.ok:
             return {}
         out = {}
         for comparison, idx in (("previous_year", self.prev), ("baseline", self.base)):
+            if comparison not in comparisons:
+                continue
             a = np.flatnonzero(idx >= 0)
             if not len(a):
                 continue

@@ -352,16 +352,7 @@ def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -
     var = np.zeros(D)
     z = None
     if summary.design.needs_variance:
-        strata = summary.strata.set_index("_stratum")
-        sc = cells["_stratum"].to_numpy(np.int64)
-        S = int(strata.index.max()) + 1 if len(strata) else 1
-        ds = dom * S + sc
-        ds_id, ds_uniq = pd.factorize(ds, sort=True)
-        ds_uniq = np.asarray(ds_uniq, np.int64)
-        d_of, h_of = ds_uniq // S, ds_uniq % S
-        n_h = strata["n_psu"].reindex(h_of).to_numpy(np.float64)
-        f_h = strata["f"].reindex(h_of).to_numpy(np.float64)
-        G = len(ds_uniq)
+        ds_id, d_of, n_h, f_h, G = _domain_strata(summary, dom)
         if summary.rows_are_psus:
             s1 = np.bincount(ds_id, Yc - R[dom] * Xc, G) / scale[d_of]
             yy = cells[f"yy:{name}"].to_numpy(np.float64)
@@ -375,6 +366,26 @@ def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -
             s2 = np.bincount(ds_id, z * z, G)
         var = _stratum_variance(s1, s2, n_h, f_h, d_of, D, summary, name)
     return _Lin(domains, dom, est, var, n, z)
+
+
+def _domain_strata(summary: Summary, dom: np.ndarray):
+    """(domain, stratum) group of every cell, with n_h and f_h per group; cached per domain ids."""
+    cache = summary.extra.setdefault("_domain_strata", {})
+    key = id(dom)
+    if key in cache and cache[key][0] is dom:
+        return cache[key][1]
+    strata = summary.strata.set_index("_stratum")
+    sc = summary.cells["_stratum"].to_numpy(np.int64)
+    S = int(strata.index.max()) + 1 if len(strata) else 1
+    ds_id, ds_uniq = pd.factorize(dom * S + sc, sort=True)
+    ds_uniq = np.asarray(ds_uniq, np.int64)
+    d_of, h_of = ds_uniq // S, ds_uniq % S
+    n_h = strata["n_psu"].reindex(h_of).to_numpy(np.float64)
+    f_h = strata["f"].reindex(h_of).to_numpy(np.float64)
+    out = (ds_id, d_of, n_h, f_h, len(ds_uniq))
+    cache.clear()
+    cache[key] = (dom, out)
+    return out
 
 
 def _stratum_variance(s1, s2, n_h, f_h, d_of, D, summary, name) -> np.ndarray:

@@ -156,8 +156,15 @@ def main(argv=None):
         t_sc = time.perf_counter() - t0
     tidy = card.tidy()
     print(f"scorecard: {t_sc:7.2f} s  {len(framework.load().indicators)} indicators x "
-          f"{tidy[['site', 'year']].drop_duplicates().shape[0]:,} site-years with CIs, verdicts and changes; "
+          f"{tidy[['site', 'year']].drop_duplicates().shape[0]:,} site-years with CIs and verdicts; "
           f"peak RSS {mem_sc.peak / 2**30:.2f} GiB")
+    with PeakRSS() as mem_ch:
+        t0 = time.perf_counter()
+        ch = card.changes()
+        t_ch = time.perf_counter() - t0
+    print(f"changes  : {t_ch:7.2f} s  {len(ch):,} rows (previous year and baseline, with SEs; not in the ratio); "
+          f"peak RSS {mem_ch.peak / 2**30:.2f} GiB")
+    mem_sc.peak = max(mem_sc.peak, mem_ch.peak)
     print(f"ratio scorecard / duckdb = {t_sc / t_db:.2f} (target <= 1.5); peak RSS of the process "
           f"{max(mem_sc.peak, mem_db.peak) / 2**30:.2f} GiB (target < 8), data alone {base_rss / 2**30:.2f} GiB")
 
