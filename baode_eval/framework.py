@@ -60,7 +60,7 @@ class Expression:
         """Value per row (float64; NaN = missing). ``columns(name)`` returns a row array."""
         return _eval(self.tree, columns, params or {})
 
-    def to_sql(self, quote=lambda n: f'"{n}"', params=None) -> str:
+    def to_sql(self, quote=lambda n: f'CAST("{n}" AS DOUBLE)', params=None) -> str:
         """The same expression in SQL (DuckDB): NULL propagates as NaN does here."""
         return _sql(self.tree, quote, params or {})
 
@@ -158,7 +158,7 @@ def _sql(node, quote, params):
         return params.get(node.id, quote(node.id))
     if isinstance(node, ast.Call):
         op = "IS NULL" if node.func.id == "isna" else "IS NOT NULL"
-        return f"CAST(({quote(node.args[0].id)} {op}) AS DOUBLE)"
+        return f'CAST(("{node.args[0].id}" {op}) AS DOUBLE)'
     if isinstance(node, ast.BinOp):
         return f"({_sql(node.left, quote, params)} {_SQL_BIN[type(node.op)]} {_sql(node.right, quote, params)})"
     if isinstance(node, ast.UnaryOp):
@@ -477,6 +477,19 @@ def row_values(data: pd.DataFrame, framework: Framework, *, year_column: str = "
         out[ind.id] = (np.broadcast_to(np.asarray(num, np.float64), (len(data),)),
                        np.broadcast_to(np.asarray(den, np.float64), (len(data),)))
     return out
+
+
+def sql_values(framework: Framework, *, year_column: str = "year") -> dict:
+    """``{indicator id: (numerator SQL, denominator SQL)}`` for a SQL engine (DuckDB)."""
+    params = {}
+    for name, p in framework.parameters.items():
+        if p.by_year:
+            whens = " ".join(f"WHEN {int(y)} THEN {float(v)!r}" for y, v in sorted(p.by_year.items()))
+            params[name] = f'(CASE CAST("{year_column}" AS BIGINT) {whens} ELSE NULL END)'
+        else:
+            params[name] = repr(float(p.value))
+    return {ind.id: (ind.numerator.to_sql(params=params), ind.denominator.to_sql(params=params))
+            for ind in framework.indicators}
 
 
 def _to_float(s: pd.Series, name: str) -> np.ndarray:

@@ -16,6 +16,7 @@ Unit = Literal["household", "person", "labourer", "child", "elder", "yuan"]
 Verdict = Literal["met", "not met", "inconclusive"]
 Status = Literal["verified", "unverified"]
 DesignMode = Literal["auto", "census", "survey"]
+Engine = Literal["numpy", "duckdb"]
 
 KINDS: tuple[str, ...] = get_args(Kind)
 LONELY_PSU: tuple[str, ...] = get_args(LonelyPSU)
@@ -24,6 +25,7 @@ UNITS: tuple[str, ...] = get_args(Unit)
 VERDICTS: tuple[str, ...] = get_args(Verdict)
 STATUSES: tuple[str, ...] = get_args(Status)
 DESIGN_MODES: tuple[str, ...] = get_args(DesignMode)
+ENGINES: tuple[str, ...] = get_args(Engine)
 
 
 def check_option(name: str, value, allowed: tuple[str, ...]):

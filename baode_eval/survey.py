@@ -231,7 +231,7 @@ def sufficient_statistics(
         del block
     for name in names or ():
         cells[f"n:{name}"] = cells[f"n:{name}"].astype(np.int64)
-    cells = pd.DataFrame(cells)
+    cells = pd.DataFrame(cells, copy=False)  # no block consolidation: a big copy for nothing
     strata = _strata_table(cells, data, design, strata_codes, rows_are_psus)
     n_psu_total = int(strata["n_psu"].sum())
     # keep only in-domain cells; by columns back to their values
@@ -244,6 +244,91 @@ def sufficient_statistics(
         cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
     dtypes = {col: data[col].dtype for col in by}
     return Summary(by, tuple(names or ()), cells, strata, design, rows_are_psus, n_psu_total, len(strata),
+                   extra={"dtypes": dtypes})
+
+
+def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *, design: Design,
+                              by: Sequence[str] = (), connection=None) -> Summary:
+    """Phase 1 in DuckDB: the same sums as :func:`sufficient_statistics`, as one ``GROUP BY``.
+
+    ``data``: a pandas DataFrame (scanned in place) or the name of a table/view/Parquet glob in
+    ``connection``. ``ratios_sql``: ``{name: (numerator SQL, denominator SQL)}`` (see
+    :func:`baode_eval.framework.sql_values`). Needs the optional ``duckdb`` package.
+    """
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover
+        raise ParameterError("engine='duckdb' needs the duckdb package: pip install 'baode-eval[bench]'") from None
+    by = tuple(by)
+    con = connection or duckdb.connect()
+    if isinstance(data, pd.DataFrame):
+        con.register("_baode_rows", data)
+        source = "_baode_rows"
+        dtypes = {c: data[c].dtype for c in by}
+    else:
+        source, dtypes = str(data), {}
+    q = lambda c: '"' + str(c).replace('"', '""') + '"'  # noqa: E731
+    w = f"CAST({q(design.weights)} AS DOUBLE)" if design.weights else "1.0"
+    in_dom = " AND ".join(f"{q(c)} IS NOT NULL" for c in by) or "TRUE"
+    keys = [*(q(c) for c in by)]
+    keys.append(q(design.strata) if design.strata else "0")
+    keys.append(q(design.psu) if design.psu else "-1")
+    sel = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["COUNT(*) AS _rows"]
+    second = design.psu is None and design.needs_variance
+    for j, (name, (num, den)) in enumerate(ratios_sql.items()):
+        ok = f"({in_dom}) AND ({num}) IS NOT NULL AND ({den}) IS NOT NULL"
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({num}) END), 0) AS y{j}")
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({den}) END), 0) AS x{j}")
+        sel.append(f"COUNT(CASE WHEN {ok} AND ({den}) <> 0 THEN 1 END) AS n{j}")
+        if second:
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({num})) END), 0) AS yy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({den})) END), 0) AS xy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({den})) * ({w} * ({den})) END), 0) AS xx{j}")
+    if design.fpc:
+        sel.append(f"MIN({q(design.fpc)}) AS _fpc_min, MAX({q(design.fpc)}) AS _fpc_max")
+    group = ", ".join(f"k{i}" for i in range(len(keys)))
+    res = con.execute(f"SELECT {', '.join(sel)} FROM {source} GROUP BY {group}").df()
+    if isinstance(data, pd.DataFrame):
+        con.unregister("_baode_rows")
+    nb = len(by)
+    cells = {}
+    uniques = []
+    for i, col in enumerate(by):
+        codes, u = _codes(res[f"k{i}"])
+        cells[col] = codes
+        uniques.append(u)
+    cells["_stratum"], _ = _codes(res[f"k{nb}"])
+    cells["_psu"] = _codes(res[f"k{nb + 1}"])[0] if design.psu else np.full(len(res), -1, np.int64)
+    cells["_rows"] = res["_rows"].to_numpy(np.int64)
+    names = tuple(ratios_sql)
+    for j, name in enumerate(names):
+        cells[f"y:{name}"] = res[f"y{j}"].to_numpy(np.float64)
+        cells[f"x:{name}"] = res[f"x{j}"].to_numpy(np.float64)
+        cells[f"n:{name}"] = res[f"n{j}"].to_numpy(np.int64)
+        if second:
+            for pre in ("yy", "xy", "xx"):
+                cells[f"{pre}:{name}"] = res[f"{pre}{j}"].to_numpy(np.float64)
+    cells = pd.DataFrame(cells, copy=False)
+    if design.psu is None and design.needs_variance:
+        n_psu = cells.groupby("_stratum", sort=True)["_rows"].sum()
+    else:
+        n_psu = cells[["_stratum", "_psu"]].drop_duplicates().groupby("_stratum", sort=True).size()
+    strata = pd.DataFrame({"_stratum": n_psu.index.to_numpy(np.int64), "n_psu": n_psu.to_numpy(np.int64), "f": 0.0})
+    if design.fpc:
+        fp = pd.DataFrame({"h": cells["_stratum"], "lo": res["_fpc_min"], "hi": res["_fpc_max"]}).groupby("h")
+        lo, hi = fp["lo"].min().reindex(strata["_stratum"]), fp["hi"].max().reindex(strata["_stratum"])
+        if lo.isna().any() or (lo.to_numpy() != hi.to_numpy()).any():
+            raise DataError("fpc must be present and constant within each stratum", column=design.fpc)
+        fpc_h = hi.to_numpy(np.float64)
+        n_h = strata["n_psu"].to_numpy(np.float64)
+        strata["f"] = np.where(fpc_h > 1, n_h / np.where(fpc_h > 1, fpc_h, 1.0), fpc_h)
+    ok = np.ones(len(cells), bool)
+    for col in by:
+        ok &= cells[col].to_numpy() >= 0
+    cells = cells.loc[ok].reset_index(drop=True)
+    for col, u in zip(by, uniques):
+        cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
+    return Summary(by, names, cells, strata, design, design.psu is None, int(strata["n_psu"].sum()), len(strata),
                    extra={"dtypes": dtypes})
 
 

@@ -145,3 +145,12 @@ def test_phase_one_in_row_blocks_gives_the_same_card(data, card):
     """Phase 1 sums are additive: evaluating rows in blocks of 777 changes nothing."""
     blocked = scorecard.build(data, lang="en", chunk_rows=777).tidy()
     pd.testing.assert_frame_equal(blocked, card.tidy(), check_exact=False, rtol=1e-10)
+
+
+def test_duckdb_phase_one_gives_the_same_card(data, card):
+    pytest.importorskip("duckdb")
+    other = scorecard.build(data, lang="en", engine="duckdb").tidy()
+    mine = card.tidy()
+    num = ["estimate", "std_error", "ci_low", "ci_high", "n", "target"]
+    np.testing.assert_allclose(other[num].to_numpy(float), mine[num].to_numpy(float), rtol=1e-9, atol=1e-9)
+    assert other["verdict"].astype(object).fillna("").tolist() == mine["verdict"].astype(object).fillna("").tolist()
