@@ -273,26 +273,21 @@ def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *
     keys = [*(q(c) for c in by)]
     keys.append(q(design.strata) if design.strata else "0")
     keys.append(q(design.psu) if design.psu else "-1")
-    # one pass: row values computed once in a projection, then plain filtered sums by group
-    inner = [f"{k} AS k{i}" for i, k in enumerate(keys)] + [f"{w} AS _w", f"({in_dom}) AS _dom"]
-    sel = [f"k{i}" for i in range(len(keys))] + ["COUNT(*) AS _rows"]
+    sel = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["COUNT(*) AS _rows"]
     second = design.psu is None and design.needs_variance
     for j, (name, (num, den)) in enumerate(ratios_sql.items()):
-        inner += [f"({num}) AS a{j}", f"({den}) AS b{j}"]
-        ok = f"_dom AND a{j} IS NOT NULL AND b{j} IS NOT NULL"
-        sel.append(f"COALESCE(SUM(_w * a{j}) FILTER (WHERE {ok}), 0) AS y{j}")
-        sel.append(f"COALESCE(SUM(_w * b{j}) FILTER (WHERE {ok}), 0) AS x{j}")
-        sel.append(f"COUNT(*) FILTER (WHERE {ok} AND b{j} <> 0) AS n{j}")
+        ok = f"({in_dom}) AND ({num}) IS NOT NULL AND ({den}) IS NOT NULL"
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({num}) END), 0) AS y{j}")
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({den}) END), 0) AS x{j}")
+        sel.append(f"COUNT(CASE WHEN {ok} AND ({den}) <> 0 THEN 1 END) AS n{j}")
         if second:
-            sel.append(f"COALESCE(SUM((_w * a{j}) * (_w * a{j})) FILTER (WHERE {ok}), 0) AS yy{j}")
-            sel.append(f"COALESCE(SUM((_w * a{j}) * (_w * b{j})) FILTER (WHERE {ok}), 0) AS xy{j}")
-            sel.append(f"COALESCE(SUM((_w * b{j}) * (_w * b{j})) FILTER (WHERE {ok}), 0) AS xx{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({num})) END), 0) AS yy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({den})) END), 0) AS xy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({den})) * ({w} * ({den})) END), 0) AS xx{j}")
     if design.fpc:
-        inner.append(f"{q(design.fpc)} AS _fpc")
-        sel.append("MIN(_fpc) AS _fpc_min, MAX(_fpc) AS _fpc_max")
+        sel.append(f"MIN({q(design.fpc)}) AS _fpc_min, MAX({q(design.fpc)}) AS _fpc_max")
     group = ", ".join(f"k{i}" for i in range(len(keys)))
-    res = con.execute(f"SELECT {', '.join(sel)} FROM (SELECT {', '.join(inner)} FROM {source}) "
-                      f"GROUP BY {group}").df()
+    res = con.execute(f"SELECT {', '.join(sel)} FROM {source} GROUP BY {group}").df()
     if isinstance(data, pd.DataFrame):
         con.unregister("_baode_rows")
     nb = len(by)
