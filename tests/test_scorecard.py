@@ -154,3 +154,11 @@ def test_duckdb_phase_one_gives_the_same_card(data, card):
     num = ["estimate", "std_error", "ci_low", "ci_high", "n", "target"]
     np.testing.assert_allclose(other[num].to_numpy(float), mine[num].to_numpy(float), rtol=1e-9, atol=1e-9)
     assert other["verdict"].astype(object).fillna("").tolist() == mine["verdict"].astype(object).fillna("").tolist()
+
+
+def test_cli_reads_parquet_and_html(tmp_path, data):
+    src = tmp_path / "hh.parquet"
+    data.to_parquet(src)
+    out = tmp_path / "card.html"
+    assert cli.main(["scorecard", str(src), "--by", "site", "--out", str(out)]) == 0
+    assert out.read_text(encoding="utf-8").count("<tr>") == 1 + 27 * 4
