@@ -1,0 +1,638 @@
+"""Scorecards: every indicator of a goal framework, per domain (site x year by default), with
+design-based intervals, a verdict against its target, changes since last year and since the
+baseline, and income growth against a reference series.
+
+>>> card = build(data, by=("site", "year"), level=0.95, lang="zh")     # doctest: +SKIP
+>>> card.tidy()           # one row per indicator x domain
+>>> card.changes()        # differences with SEs (since previous year / baseline), growth vs reference
+>>> card.to_html()        # traffic-light table (all text escaped)
+>>> card.to_excel("scorecard.xlsx")   # a sheet per goal, bilingual headers, small cells suppressed
+
+Verdict rule (docs/indicators.md): for a target ``>= T`` the indicator is **met** when the
+one-sided lower confidence bound at the report's level is at least T, **not met** when the
+one-sided upper bound is below T, and **inconclusive** otherwise (``<= T`` mirrors this). A
+one-sided bound at level 0.95 is an end of the two-sided 90 % interval (logit/Wilson for
+proportions, as in :mod:`baode_eval.survey`). ``rising``/``falling`` targets use the same rule
+on the change since the previous year. Census data (no weights) compares the exact value directly.
+"""
+from __future__ import annotations
+
+import html as _html
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import framework as fw
+from . import survey
+from .errors import DataError, ParameterError
+from .i18n import check_lang
+from .options import DESIGN_MODES, ENGINES, check_level, check_option
+
+CANONICAL_DESIGN = {"weights": "weight", "strata": "stratum", "psu": "psu", "fpc": "fpc"}
+MIN_CELL = 10  # cells with fewer sampled units are suppressed in the officials' workbook
+
+HEADERS = {
+    "goal": ("目标", "Goal"), "indicator": ("指标", "Indicator"), "estimate": ("估计值", "Estimate"),
+    "std_error": ("标准误", "Std. error"), "ci_low": ("置信下限", "CI low"), "ci_high": ("置信上限", "CI high"),
+    "n": ("样本数", "n"), "target": ("目标值", "Target"), "direction": ("方向", "Direction"),
+    "verdict": ("结论", "Verdict"), "target_status": ("目标来源状态", "Target status"),
+    "site": ("安置点", "Site"), "year": ("年度", "Year"), "county": ("县", "County"),
+}
+VERDICT_LABELS = {
+    "met": ("达标", "met"), "not met": ("未达标", "not met"), "inconclusive": ("待定", "inconclusive"),
+    "suppressed": ("样本过少", "suppressed"), None: ("", ""),
+}
+VERDICT_COLOURS = {"met": "#1a9850", "not met": "#d73027", "inconclusive": "#fee08b"}
+
+
+def read_table(path) -> pd.DataFrame:
+    """Read canonical household data (CSV or Parquet).
+
+    The one place that reads input files for the scorecard: switch to ``baode_eval.read`` (the
+    full reader with encodings, header aliases and validation) when it lands.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError("file not found", path=path)
+    suffix = path.suffix.lower()
+    if suffix == ".parquet":
+        return pd.read_parquet(path)
+    if suffix in (".csv", ".txt"):
+        return pd.read_csv(path, encoding="utf-8-sig", dtype={"household_id": str, "site": str, "psu": str,
+                                                              "stratum": str})
+    raise DataError(f"unsupported file type {suffix!r}; use .csv or .parquet", path=path)
+
+
+def resolve_design(data: pd.DataFrame, mode: str = "auto", *, weights=None, strata=None, psu=None, fpc=None,
+                   lonely_psu="adjust", superpopulation=False) -> survey.Design:
+    """The survey design: explicit columns, or the canonical ``weight/stratum/psu/fpc`` when present.
+
+    ``mode="census"`` ignores weights (exact rates); ``"survey"`` requires weights; ``"auto"``
+    uses a ``weight`` column if the data has one with values, else census.
+    """
+    check_option("design", mode, DESIGN_MODES)
+    cols = {"weights": weights, "strata": strata, "psu": psu, "fpc": fpc}
+    if mode != "census" and weights is None:
+        for key, canon in CANONICAL_DESIGN.items():
+            if cols[key] is None and canon in data.columns and data[canon].notna().any():
+                cols[key] = canon
+    if mode == "census":
+        cols["weights"] = None
+        if not superpopulation:
+            cols = {k: None for k in cols}
+    if mode == "survey" and cols["weights"] is None:
+        raise ParameterError("design='survey' needs weights (a `weight` column or weights=<column>)")
+    return survey.Design(cols["weights"], cols["strata"], cols["psu"], cols["fpc"], lonely_psu, superpopulation)
+
+
+# --------------------------------------------------------------------------------------------
+# verdicts
+
+
+def one_sided_bounds(est, se, n, *, kind, level, df, census):
+    """One-sided (lower, upper) confidence bounds at ``level``: the ends of the 2*level-1 interval."""
+    return survey.interval(est, se, n, kind=kind, level=2 * level - 1, df=df, census=census)
+
+
+def verdicts(est, lower, upper, target, direction) -> np.ndarray:
+    """``met`` / ``not met`` / ``inconclusive`` per row (None where there is no target or no data)."""
+    codes = verdict_codes(est, lower, upper, target, direction)
+    labels = np.array([*_VERDICT_CODES, None], dtype=object)
+    return labels[np.where(codes < 0, 3, codes)]
+
+
+# --------------------------------------------------------------------------------------------
+# the scorecard
+
+
+@dataclass
+class Scorecard:
+    """Result of :func:`build`. ``tidy()`` is the single source; the renderers read it."""
+
+    table: pd.DataFrame
+    change_table: pd.DataFrame | None
+    framework: fw.Framework
+    by: tuple
+    level: float
+    lang: str
+    census: bool
+    design: survey.Design
+    _make_changes: object = None
+
+    def tidy(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def changes(self) -> pd.DataFrame:
+        """Changes since the previous year and since the baseline, with SEs (shared PSUs give the
+        covariance), and growth against the reference series. Computed on first call."""
+        if self.change_table is None:
+            self.change_table = self._make_changes() if self._make_changes else pd.DataFrame()
+        return self.change_table.copy()
+
+    def glance(self) -> dict:
+        return {"framework": self.framework.id, "indicators": len(self.framework.indicators),
+                "domains": int(self.table[list(self.by)].drop_duplicates().shape[0]) if self.by else 1,
+                "level": self.level, "census": self.census,
+                "design": {k: v for k, v in vars(self.design).items()}}
+
+    def summary(self) -> str:
+        counts = self.table["verdict"].value_counts().to_dict()
+        mode = "census (exact rates)" if self.census else "survey (Taylor linearisation)"
+        return (f"Scorecard {self.framework.id}: {len(self.framework.indicators)} indicators x "
+                f"{self.glance()['domains']} domains, {mode}, level {self.level:g}; verdicts "
+                + ", ".join(f"{k}: {counts.get(k, 0)}" for k in ("met", "not met", "inconclusive")))
+
+    # ---- renderers
+    def display_table(self, *, min_cell: int = 0) -> pd.DataFrame:
+        """Rounded, labelled table for people; cells with ``n < min_cell`` suppressed."""
+        t = self.table.copy()
+        small = t["n"] < min_cell if min_cell else pd.Series(False, index=t.index)
+        cols = ["estimate", "std_error", "ci_low", "ci_high"]
+        t[cols] = t[cols].astype("float64")
+        t.loc[small, cols] = np.nan
+        t["verdict"] = t["verdict"].astype(object)
+        t.loc[small, "verdict"] = "suppressed"
+        return t
+
+    def to_html(self, *, min_cell: int = 0) -> str:
+        """An HTML table with traffic-light verdicts; every text escaped."""
+        t = self.display_table(min_cell=min_cell)
+        lang = self.lang
+        i = 0 if lang == "zh" else 1
+        heads = [*self.by, "goal", "indicator", "estimate", "ci_low", "ci_high", "n", "target", "verdict"]
+        esc = _html.escape
+        rows = []
+        for _, r in t.iterrows():
+            fmt = self.framework.indicator(r["indicator"]).format
+            cells = [esc(str(r[c])) for c in self.by]
+            cells += [esc(str(r["goal_label"])), esc(str(r["label"]))]
+            cells += [esc(_fmt(r[c], fmt)) for c in ("estimate", "ci_low", "ci_high")]
+            cells += [esc(str(int(r["n"]))), esc(_target_text(r, fmt))]
+            v = r["verdict"]
+            colour = VERDICT_COLOURS.get(v, "#eeeeee")
+            label = VERDICT_LABELS.get(v if v in VERDICT_LABELS else None, ("", ""))[i]
+            cells.append(f'<span class="verdict" style="background:{colour};padding:0 .4em;border-radius:.3em">'
+                         f"{esc(label)}</span>")
+            rows.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
+        head = "".join(f"<th>{esc(HEADERS.get(h, (h, h))[i])}</th>" for h in heads)
+        note = ("说明：置信区间为泰勒线性化设计区间；结论按单侧检验判定。" if lang == "zh" else
+                "Note: design-based (Taylor linearisation) intervals; verdicts from a one-sided test.")
+        if self.census:
+            note = "说明：普查数据，数值为精确值。" if lang == "zh" else "Note: census data; values are exact."
+        return (f'<table class="baode-scorecard"><thead><tr>{head}</tr></thead><tbody>{"".join(rows)}'
+                f"</tbody></table>\n<p>{esc(note)}</p>")
+
+    def to_excel(self, path, *, min_cell: int = MIN_CELL) -> Path:
+        """Officials' workbook: a sheet per goal, bilingual headers, formatted, small cells suppressed."""
+        from openpyxl import Workbook
+        from openpyxl.styles import Alignment, Font, PatternFill
+        from openpyxl.utils import get_column_letter
+
+        t = self.display_table(min_cell=min_cell)
+        wb = Workbook()
+        wb.remove(wb.active)
+        keys = [*self.by, "indicator", "estimate", "std_error", "ci_low", "ci_high", "n", "target", "verdict",
+                "target_status"]
+        for goal in self.framework.goals:
+            part = t[t["goal"] == goal.id]
+            ws = wb.create_sheet(title=f"{goal.zh} {goal.en}"[:31])
+            ws.append([f"{HEADERS.get(k, (k, k))[0]} {HEADERS.get(k, (k, k))[1]}" for k in keys])
+            for cell in ws[1]:
+                cell.font = Font(bold=True)
+                cell.alignment = Alignment(wrap_text=True, vertical="top")
+            for _, r in part.iterrows():
+                ind = self.framework.indicator(r["indicator"])
+                vals = [_plain(r[c]) for c in self.by] + [f"{ind.zh} {ind.en}"]
+                vals += [_plain(r[c]) for c in ("estimate", "std_error", "ci_low", "ci_high")]
+                vals += [int(r["n"]), _target_text(r, ind.format)]
+                v = r["verdict"]
+                vals += [" ".join(VERDICT_LABELS.get(v if v in VERDICT_LABELS else None, ("", ""))).strip(),
+                         _plain(r["target_status"])]
+                ws.append(vals)
+                row = ws.max_row
+                numfmt = "0.0%" if ind.format == "percent" else "#,##0"
+                if ind.format == "number":
+                    numfmt = "0.00"
+                for j in range(len(self.by) + 2, len(self.by) + 6):
+                    ws.cell(row=row, column=j).number_format = numfmt
+                if v in VERDICT_COLOURS:
+                    ws.cell(row=row, column=len(keys) - 1).fill = PatternFill("solid", fgColor=VERDICT_COLOURS[v][1:])
+            ws.freeze_panes = "A2"
+            for j, k in enumerate(keys, start=1):
+                ws.column_dimensions[get_column_letter(j)].width = 36 if k == "indicator" else 14
+        notes = wb.create_sheet(title="说明 Notes")
+        notes.append(["说明 Notes"])
+        notes.append([f"框架 Framework: {self.framework.zh} / {self.framework.en}"])
+        notes.append([f"置信水平 Level: {self.level:g}"])
+        notes.append([f"样本数少于 {min_cell} 的单元格不显示 / cells with fewer than {min_cell} units suppressed"])
+        notes.append(["结论：单侧检验 / verdicts: one-sided test against the target (census: direct comparison)"])
+        path = Path(path)
+        wb.save(path)
+        return path
+
+    def write(self, path) -> Path:
+        """Write the tidy table by extension: .csv, .json or .xlsx."""
+        path = Path(path)
+        suffix = path.suffix.lower()
+        if suffix == ".csv":
+            self.table.to_csv(path, index=False, encoding="utf-8")
+        elif suffix == ".json":
+            records = json.loads(self.table.to_json(orient="records", force_ascii=False))
+            path.write_text(json.dumps({"glance": self.glance(), "rows": records}, ensure_ascii=False, indent=1),
+                            encoding="utf-8")
+        elif suffix == ".xlsx":
+            self.to_excel(path)
+        elif suffix in (".html", ".htm"):
+            path.write_text(self.to_html(min_cell=MIN_CELL), encoding="utf-8")
+        else:
+            raise ParameterError(f"output must end in .csv, .json, .xlsx or .html, got {path.name!r}")
+        return path
+
+
+def _plain(v):
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return None
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return float(v)
+    return v if isinstance(v, (int, float, str)) else str(v)
+
+
+def _fmt(v, fmt) -> str:
+    if v is None or pd.isna(v):
+        return "–"
+    if fmt == "percent":
+        return f"{100 * v:.1f}%"
+    if fmt == "yuan":
+        return f"{v:,.0f}"
+    return f"{v:.2f}"
+
+
+def _target_text(r, fmt) -> str:
+    d = r["direction"]
+    if d is None or (isinstance(d, float) and np.isnan(d)):
+        return ""
+    if d in ("rising", "falling"):
+        return {"rising": "↑", "falling": "↓"}[d]
+    return f"{'≥' if d == '>=' else '≤'} {_fmt(r['target'], fmt)}"
+
+
+def build(
+    data: pd.DataFrame,
+    framework=None,
+    *,
+    by: Sequence[str] | str | None = ("site", "year"),
+    level: float = 0.95,
+    lang: str = "zh",
+    design: str = "auto",
+    weights: str | None = None,
+    strata: str | None = None,
+    psu: str | None = None,
+    fpc: str | None = None,
+    lonely_psu: str = "adjust",
+    superpopulation: bool = False,
+    baseline_year: int | None = None,
+    reference=None,
+    year_column: str = "year",
+    chunk_rows: int | None = 1_000_000,
+    engine: str = "numpy",
+) -> Scorecard:
+    """Every indicator of ``framework`` per ``by`` domain, with intervals, targets and verdicts.
+
+    ``framework``: a bundled name, a YAML path or a loaded :class:`~baode_eval.framework.Framework`
+    (default: Baode's four goals). ``reference``: reference series table (default: the bundled
+    one) for income growth comparisons. ``chunk_rows``: rows evaluated at a time in phase 1
+    (bounds memory on national data). ``engine="duckdb"`` runs phase 1 as one DuckDB
+    ``GROUP BY`` (optional dependency; same sums, same results). Everything else as
+    :func:`baode_eval.survey.estimate`.
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    lang = check_lang(lang)
+    level = check_level(level)
+    fwk = framework if isinstance(framework, fw.Framework) else fw.load(framework)
+    by = (by,) if isinstance(by, str) else tuple(by or ())
+    missing = [c for c in by if c not in data.columns]
+    if missing:
+        raise ParameterError(f"by columns not in the data: {missing}")
+    des = resolve_design(data, design, weights=weights, strata=strata, psu=psu, fpc=fpc, lonely_psu=lonely_psu,
+                         superpopulation=superpopulation)
+    check_option("engine", engine, ENGINES)
+    if engine == "duckdb":
+        missing = [c for c in fwk.columns() if c not in data.columns]
+        if missing:
+            raise DataError(f"columns needed by the framework {fwk.id!r} are not in the data: {missing}")
+        summary = survey.sufficient_statistics_sql(data, fw.sql_values(fwk, year_column=year_column), design=des,
+                                                   by=by)
+    else:
+        summary = survey.sufficient_statistics(
+            data, lambda block: fw.row_values(block, fwk, year_column=year_column), design=des, by=by,
+            chunk_rows=chunk_rows)
+    return from_summary(summary, fwk, level=level, lang=lang, baseline_year=baseline_year, reference=reference,
+                        year_column=year_column)
+
+
+_VERDICT_CODES = ("met", "not met", "inconclusive")
+
+
+def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang="zh", baseline_year=None,
+                 reference=None, year_column="year") -> Scorecard:
+    """Phase 2 of a scorecard on phase-1 sums (from pandas, DuckDB, Dask ... alike).
+
+    Works on arrays per indicator and assembles the tidy table once: its cost grows with
+    domains x indicators, never with rows.
+    """
+    by = summary.by
+    kinds = {ind.id: ind.kind for ind in fwk.indicators}
+    census = not summary.design.needs_variance
+    trend = _Trend(summary, year_column, baseline_year)
+    ref = _reference_growth(reference) if trend.ok else {}
+    cols = {k: [] for k in ("estimate", "std_error", "ci_low", "ci_high", "n", "target", "verdict")}
+    domains = None
+    for name, part, lin in survey.finalise_parts(summary, kinds, level=level):
+        ind = fwk.indicator(name)
+        if domains is None:
+            domains = part[list(by)] if by else None
+        t = ind.target
+        ch = {}
+        if t is not None and t.direction in ("rising", "falling"):
+            ch = trend.changes(summary, ind, lin, level=level, census=census, ref=ref, comparisons=("previous_year",))
+        m = len(part)
+        est = part["estimate"].to_numpy()
+        verdict = np.full(m, -1, np.int8)
+        target = np.full(m, np.nan)
+        if t is not None and t.direction in (">=", "<="):
+            if year_column in part.columns:
+                years = part[year_column].to_numpy()
+                uniq, inv = np.unique(years, return_inverse=True)
+                vals = np.array([np.nan if (v := t.value_for(y, fwk.parameters)) is None else v for y in uniq])
+                target = vals[inv]
+            else:
+                v = t.value_for(None, fwk.parameters)
+                target = np.full(m, np.nan if v is None else v)
+            lo, hi = one_sided_bounds(est, part["std_error"].to_numpy(), part["n"].to_numpy(), kind=ind.kind,
+                                      level=level, df=summary.df, census=census)
+            verdict = verdict_codes(est, lo, hi, target, t.direction)
+        elif t is not None and "previous_year" in ch:
+            prev = ch["previous_year"]
+            v = prev["_verdict"].astype(np.int8)
+            if t.direction == "falling":
+                v = np.where(v == 0, 1, np.where(v == 1, 0, v)).astype(np.int8)
+            verdict[prev["_dom"]] = v
+        for k in ("estimate", "std_error", "ci_low", "ci_high", "n"):
+            cols[k].append(part[k].to_numpy())
+        cols["target"].append(target)
+        cols["verdict"].append(verdict)
+    K, m = len(fwk.indicators), (len(domains) if domains is not None else 1)
+    ind_codes = np.repeat(np.arange(K), m)
+    goal_ids = [g.id for g in fwk.goals]
+    goal_of = np.array([goal_ids.index(i.goal) for i in fwk.indicators])[ind_codes]
+    out = {}
+    if by:
+        for c in by:
+            col = domains[c]
+            out[c] = (pd.Categorical.from_codes(np.tile(col.cat.codes.to_numpy(), K), categories=col.cat.categories)
+                      if isinstance(col.dtype, pd.CategoricalDtype) else np.tile(col.to_numpy(), K))
+
+    def cat(codes, labels):
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
+
+    out["goal"] = cat(goal_of, goal_ids)
+    out["goal_label"] = cat(goal_of, [g.label(lang) for g in fwk.goals])
+    out["indicator"] = cat(ind_codes, [i.id for i in fwk.indicators])
+    out["label"] = cat(ind_codes, [i.label(lang) for i in fwk.indicators])
+    def per_indicator(values):
+        labels = list(dict.fromkeys(v for v in values if v is not None))
+        codes = np.array([labels.index(v) if v is not None else -1 for v in values])
+        return pd.Categorical.from_codes(codes[ind_codes], categories=pd.Index(labels, dtype=object))
+
+    out["kind"] = per_indicator([i.kind for i in fwk.indicators])
+    out["unit"] = per_indicator([i.unit for i in fwk.indicators])
+    for k in ("estimate", "std_error", "ci_low", "ci_high"):
+        out[k] = np.concatenate(cols[k])
+    out["n"] = np.concatenate(cols["n"]).astype(np.int64)
+    out["target"] = np.concatenate(cols["target"])
+    out["direction"] = per_indicator([i.target.direction if i.target else None for i in fwk.indicators])
+    out["verdict"] = pd.Categorical.from_codes(np.concatenate(cols["verdict"]), categories=list(_VERDICT_CODES))
+    out["target_status"] = per_indicator([i.target.status if i.target else None for i in fwk.indicators])
+    out["target_source"] = per_indicator([i.target.source if i.target else None for i in fwk.indicators])
+    table = pd.DataFrame(out, copy=False)
+
+    def make_changes():
+        if not trend.ok:
+            return pd.DataFrame()
+        parts = []
+        for name, _, lin in survey.finalise_parts(summary, kinds, level=level):
+            ch = trend.changes(summary, fwk.indicator(name), lin, level=level, census=census, ref=ref)
+            parts.extend((name, comp, arrays) for comp, arrays in ch.items())
+        return trend.assemble(parts)
+
+    return Scorecard(table, None, fwk, by, level, lang, census, summary.design, make_changes)
+
+
+def verdict_codes(est, lower, upper, target, direction) -> np.ndarray:
+    """Verdicts as codes into ("met", "not met", "inconclusive"); -1 = no target or no data."""
+    est, lower, upper, target = (np.asarray(a, np.float64) for a in (est, lower, upper, target))
+    tol = 1e-12
+    if direction == ">=":
+        met, notmet = lower >= target - tol, upper < target - tol
+    elif direction == "<=":
+        met, notmet = upper <= target + tol, lower > target + tol
+    else:
+        raise ParameterError(f"direction must be '>=' or '<=' here, got {direction!r}")
+    code = np.where(met, 0, np.where(notmet, 1, 2)).astype(np.int8)
+    return np.where(np.isnan(est) | np.isnan(target), -1, code).astype(np.int8)
+
+
+# --------------------------------------------------------------------------------------------
+# changes since last year / baseline, and growth against a reference series
+
+
+class _Trend:
+    """Which domain is each domain's previous year and baseline (vectorised lookups), and the
+    PSU pairing of every comparison, computed once and reused for every indicator."""
+
+    def __init__(self, summary, year_column, baseline_year):
+        by = list(summary.by)
+        self.ok = year_column in by
+        if not self.ok:
+            return
+        dom, domains = survey._domain_ids(summary)
+        self.dom, self.domains = dom, survey.restore_dtypes(domains.copy(), summary)
+        other = [c for c in by if c != year_column]
+        yc = domains[year_column].cat
+        try:
+            years = yc.categories.to_numpy()[yc.codes.to_numpy()].astype(np.int64)
+        except (TypeError, ValueError):
+            raise DataError(f"the {year_column!r} column must hold whole years") from None
+        self.years = years
+        if other:
+            ocodes = [domains[c].cat.codes.to_numpy(np.int64) for c in other]
+            okey, _ = survey._group_ids(ocodes, [len(domains[c].cat.categories) for c in other], len(domains))
+        else:
+            okey = np.zeros(len(domains), np.int64)
+        y0, ny = int(years.min()), int(years.max() - years.min() + 1)
+        table = np.full((int(okey.max()) + 1 if len(okey) else 1, ny + 1), -1, np.int64)
+        table[okey, years - y0] = np.arange(len(domains))
+
+        def find(target_years):
+            idx = target_years - y0
+            inside = (idx >= 0) & (idx < ny)
+            out = np.full(len(domains), -1, np.int64)
+            out[inside] = table[okey[inside], idx[inside]]
+            return out
+
+        self.prev = find(years - 1)
+        base = y0 if baseline_year is None else int(baseline_year)
+        self.base = np.where(years != base, find(np.full(len(domains), base)), -1)
+        self._pairings = {}
+        self._frames = {}
+
+    def changes(self, summary, ind, lin, *, level, census, ref, comparisons=("previous_year", "baseline")) -> dict:
+        """``{comparison: {column: array}}`` for one indicator (assembled later in one go)."""
+        if not self.ok:
+            return {}
+        out = {}
+        for comparison, idx in (("previous_year", self.prev), ("baseline", self.base)):
+            if comparison not in comparisons:
+                continue
+            a = np.flatnonzero(idx >= 0)
+            if not len(a):
+                continue
+            b = idx[a]
+            if comparison not in self._pairings:
+                self._pairings[comparison] = _Pairing(summary, lin, a, b)
+            pairing = self._pairings[comparison]
+            diff = lin.est[a] - lin.est[b]
+            se = np.sqrt(pairing.variance(summary, lin, np.ones(len(a)), np.ones(len(a)), census))
+            inf = np.full(len(a), np.inf)
+            lo, hi = survey.interval(diff, se, inf, kind="mean", level=level, df=summary.df, census=census)
+            l1, h1 = survey.interval(diff, se, inf, kind="mean", level=2 * level - 1, df=summary.df, census=census)
+            vt = verdict_codes(diff, l1, h1, np.zeros(len(a)), ">=")
+            if census:  # equal is not rising
+                vt[diff == 0] = 1
+            part = {"_dom": a, "from_year": self.years[b], "estimate": diff, "std_error": se, "ci_low": lo,
+                    "ci_high": hi, "_verdict": vt}
+            nan = np.full(len(a), np.nan)
+            part.update(growth=nan, growth_se=nan, reference_growth=nan, growth_gap=nan, _ref=-1)
+            if ind.compare_growth_with and comparison == "previous_year":
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    rb = lin.est[b]
+                    growth = lin.est[a] / rb - 1
+                    gvar = pairing.variance(summary, lin, 1 / rb, lin.est[a] / rb**2, census)
+                rg = ref.get(ind.compare_growth_with, {})
+                uniq, inv = np.unique(self.years[a], return_inverse=True)
+                refg = np.array([rg.get(int(y), np.nan) for y in uniq])[inv]
+                part.update(growth=growth, growth_se=np.sqrt(gvar), reference_growth=refg, growth_gap=growth - refg,
+                            _ref=ind.compare_growth_with)
+            out[comparison] = part
+        return out
+
+    def assemble(self, parts: list) -> pd.DataFrame:
+        """One tidy change table from ``(indicator, comparison, arrays)`` parts."""
+        if not parts:
+            return pd.DataFrame()
+        dom = np.concatenate([p["_dom"] for _, _, p in parts])
+        out = {}
+        for c in self.domains.columns:
+            col = self.domains[c]
+            out[c] = (pd.Categorical.from_codes(col.cat.codes.to_numpy()[dom], categories=col.cat.categories)
+                      if isinstance(col.dtype, pd.CategoricalDtype) else col.to_numpy()[dom])
+        sizes = [len(p["_dom"]) for _, _, p in parts]
+        inds = list(dict.fromkeys(i for i, _, _ in parts))
+        out["indicator"] = pd.Categorical.from_codes(np.repeat([inds.index(i) for i, _, _ in parts], sizes),
+                                                     categories=pd.Index(inds, dtype=object))
+        comps = ["previous_year", "baseline"]
+        out["comparison"] = pd.Categorical.from_codes(np.repeat([comps.index(c) for _, c, _ in parts], sizes),
+                                                      categories=pd.Index(comps, dtype=object))
+        for k in ("from_year", "estimate", "std_error", "ci_low", "ci_high"):
+            out[k] = np.concatenate([p[k] for _, _, p in parts])
+        out["verdict_trend"] = pd.Categorical.from_codes(np.concatenate([p["_verdict"] for _, _, p in parts]),
+                                                         categories=list(_VERDICT_CODES))
+        for k in ("growth", "growth_se", "reference_growth", "growth_gap"):
+            out[k] = np.concatenate([p[k] for _, _, p in parts])
+        refs = [None] + list(dict.fromkeys(p["_ref"] for _, _, p in parts if p["_ref"] != -1))
+        out["reference_series"] = pd.Categorical.from_codes(
+            np.repeat([refs.index(p["_ref"]) - 1 if p["_ref"] != -1 else -1 for _, _, p in parts], sizes),
+            categories=pd.Index(refs[1:], dtype=object))
+        return pd.DataFrame(out, copy=False)
+
+
+class _Pairing:
+    """PSU-level pairing of domain pairs (a, b): which cells add, which subtract, and their
+    (pair, stratum, PSU) groups. The same for every indicator, so it is computed once."""
+
+    def __init__(self, summary, lin, a, b):
+        self.a, self.b = a, b
+        if lin.z is None:
+            return
+        cells = summary.cells
+        h = cells["_stratum"].to_numpy(np.int64)
+        psu = cells["_psu"].to_numpy(np.int64)
+        D = len(lin.est)
+        pos_a = np.full(D, -1, np.int64)
+        pos_a[a] = np.arange(len(a))
+        ia = np.flatnonzero(pos_a[lin.dom] >= 0)
+        ka = pos_a[lin.dom[ia]]
+        order = np.argsort(b, kind="stable")  # a domain may be the comparator of several pairs
+        cnt = np.bincount(b, minlength=D)
+        start = np.concatenate([[0], np.cumsum(cnt)[:-1]])
+        ib0 = np.flatnonzero(cnt[lin.dom] > 0)
+        reps = cnt[lin.dom[ib0]]
+        ib = np.repeat(ib0, reps)
+        offs = np.arange(len(ib)) - np.repeat(np.cumsum(reps) - reps, reps)
+        kb = order[start[lin.dom[ib]] + offs]
+        pos = np.concatenate([ka, kb])
+        hh = np.concatenate([h[ia], h[ib]])
+        pp = np.concatenate([psu[ia], psu[ib]])
+        P = int(psu.max()) + 2 if len(psu) else 1
+        H = int(h.max()) + 1 if len(h) else 1
+        g, _ = pd.factorize((pos * H + hh) * P + pp + 1, sort=False)
+        G = int(g.max()) + 1 if len(g) else 0
+        first = np.zeros(G, np.int64)
+        first[g[::-1]] = np.arange(len(g))[::-1]
+        gs, _ = pd.factorize(pos[first] * H + hh[first], sort=False)
+        S = int(gs.max()) + 1 if len(gs) else 0
+        fs = np.zeros(S, np.int64)
+        fs[gs[::-1]] = np.arange(len(gs))[::-1]
+        self.ia, self.ka, self.ib, self.kb, self.g, self.G, self.gs, self.S = ia, ka, ib, kb, g, G, gs, S
+        self.pos_s = pos[first][fs]
+        h_s = hh[first][fs]
+        strata = summary.strata.set_index("_stratum")
+        self.n_h = strata["n_psu"].reindex(h_s).to_numpy(np.float64)
+        self.f_h = strata["f"].reindex(h_s).to_numpy(np.float64)
+
+    def variance(self, summary, lin, ca, cb, census) -> np.ndarray:
+        """Variance of ca*R_a - cb*R_b. With PSU identifiers the covariance comes from the PSUs
+        both domains share (panel households, same PSUs across years); without them (rows as
+        PSUs) the two estimates are treated as independent."""
+        a, b = self.a, self.b
+        if census:
+            return np.zeros(len(a))
+        if lin.z is None:
+            return ca**2 * lin.var[a] + cb**2 * lin.var[b]
+        d = np.concatenate([lin.z[self.ia] * np.asarray(ca)[self.ka], -lin.z[self.ib] * np.asarray(cb)[self.kb]])
+        dt = np.bincount(self.g, d, self.G)
+        s1 = np.bincount(self.gs, dt, self.S)
+        s2 = np.bincount(self.gs, dt * dt, self.S)
+        return survey._stratum_variance(s1, s2, self.n_h, self.f_h, self.pos_s, len(a), summary, "contrast")
+
+
+def _reference_growth(reference) -> dict:
+    """``{series: {year: growth over previous year}}`` from the reference table."""
+    if reference is False:
+        return {}
+    if reference is None:
+        from .datasets import load_reference
+
+        reference = load_reference()
+    out = {}
+    for name, g in reference.groupby("series"):
+        s = g.set_index(g["year"].astype(int))["value"].astype(float).sort_index()
+        out[name] = {int(y): s[y] / s[y - 1] - 1 for y in s.index if y - 1 in s.index}
+    return out

@@ -1,0 +1,617 @@
+"""Design-based estimates (means, proportions, totals, ratios) with Taylor-linearised errors.
+
+The conventions are those of Stata ``svy`` and R ``survey`` (Binder 1983; Wolter 2007, ch. 6;
+Lumley 2010, ch. 2-3), written out in docs/indicators.md:
+
+* **Variance**: with-replacement (ultimate-cluster) estimator across PSUs within strata,
+  ``v = sum_h (1 - f_h) n_h/(n_h - 1) sum_i (z_hi - zbar_h)^2`` where ``z_hi`` is the PSU total of
+  the linearised values ``w (y - R x) / X``. Without ``psu`` every row is its own PSU.
+* **fpc**: per stratum, constant within the stratum. A value above 1 is the population count
+  of PSUs in the stratum (``f_h = n_h / N_h``); a value in [0, 1] is the sampling fraction
+  ``f_h`` itself (R ``survey`` accepts both forms the same way).
+* **Domains** (``by``): estimated with the full design. Rows outside a domain keep their place in
+  the design with linearised value zero; the PSU count ``n_h`` is that of the whole stratum.
+  Never subset and then estimate.
+* **Singleton strata** (one PSU): ``lonely_psu="adjust"`` (default; R ``survey.lonely.psu =
+  "adjust"``) centres the lone PSU at the mean PSU total of the whole design, a conservative
+  choice; ``"certainty"`` treats it as sampled with certainty (contributes zero);
+  ``"fail"`` raises.
+* **Intervals**: Student t with the design degrees of freedom (PSUs minus strata of the whole
+  design, as Stata). Proportions use the logit interval (Stata ``svy: proportion``, R
+  ``svyciprop(method="logit")``); where the sample proportion is exactly 0 or 1 the linearised
+  SE is 0 and the Wilson interval on the unweighted count ``n`` is used instead (design effect
+  taken as 1, since it cannot be estimated), so a sample never "proves" 100 %.
+* **Census mode** (no ``weights``): exact rates over all rows, ``std_error = 0`` and
+  ``ci_low = ci_high = estimate``. ``superpopulation=True`` treats the census as one draw
+  (simple random sampling with replacement, or the given strata/PSUs) and gives intervals.
+* **Missing values**: a row whose ``y`` (or denominator) is missing is left out of that
+  estimate only; it stays in the design.
+
+Estimation runs in two phases so that it scales (docs/ARCHITECTURE.md): :func:`sufficient_statistics`
+reduces rows to plain sums per (domain, stratum, PSU) in one pass -- the same numbers a
+``GROUP BY`` in DuckDB, Dask or Spark would give -- and :func:`finalise` computes ratios,
+variances and intervals on that small table without seeing a row again.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .errors import DataError, ParameterError
+from .options import KINDS, LONELY_PSU, check_level, check_option
+
+RESULT_COLUMNS = ("estimate", "std_error", "ci_low", "ci_high", "n")
+
+
+@dataclass(frozen=True)
+class Design:
+    """Column names of the sampling design; ``weights=None`` means census mode."""
+
+    weights: str | None = None
+    strata: str | None = None
+    psu: str | None = None
+    fpc: str | None = None
+    lonely_psu: str = "adjust"
+    superpopulation: bool = False
+
+    def __post_init__(self):
+        check_option("lonely_psu", self.lonely_psu, LONELY_PSU)
+
+    @property
+    def census(self) -> bool:
+        return self.weights is None
+
+    @property
+    def needs_variance(self) -> bool:
+        return not self.census or self.superpopulation
+
+    def columns(self) -> list[str]:
+        return [c for c in (self.weights, self.strata, self.psu, self.fpc) if c]
+
+
+@dataclass
+class Summary:
+    """Phase-1 output: plain sums per (domain, stratum, PSU) cell, and the design per stratum.
+
+    ``cells`` has the ``by`` columns, ``_stratum`` and ``_psu`` (integer codes; ``_psu`` is -1
+    when every row is its own PSU), and per ratio ``name``: ``y:name`` = sum of w*y,
+    ``x:name`` = sum of w*x, ``n:name`` = rows with a non-zero denominator; when rows are PSUs
+    also ``yy:name``, ``xy:name``, ``xx:name`` (sums of squares and products of w*y and w*x).
+    ``strata`` has ``_stratum``, ``n_psu`` (PSUs in the whole stratum) and ``f`` (sampling
+    fraction, 0 without fpc).
+    """
+
+    by: tuple[str, ...]
+    names: tuple[str, ...]
+    cells: pd.DataFrame
+    strata: pd.DataFrame
+    design: Design
+    rows_are_psus: bool
+    n_psu_total: int
+    n_strata: int
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def df(self) -> float:
+        """Design degrees of freedom: PSUs minus strata of the whole design (at least 1)."""
+        return float(max(self.n_psu_total - self.n_strata, 1))
+
+
+# --------------------------------------------------------------------------------------------
+# phase 1: one pass to plain sums
+
+
+def _codes(values) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (sorted uniques; -1 for missing) and the uniques of one key column."""
+    s = values if isinstance(values, pd.Series) else pd.Series(values)
+    if isinstance(s.dtype, pd.CategoricalDtype):
+        return s.cat.codes.to_numpy(np.int64), pd.Index(s.cat.categories)
+    codes, uniques = pd.factorize(s, sort=True)
+    return codes.astype(np.int64, copy=False), pd.Index(uniques)
+
+
+def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Dense group ids for combinations of codes (-1 allowed) and the decoded codes per group.
+
+    Returns ``(gid, parts)`` with ``parts`` of shape (groups, keys) holding each key's code.
+    """
+    if not code_list:
+        return np.zeros(n, np.int64), np.zeros((1, 0), np.int64)
+    radix = [k + 1 for k in cards]  # +1: code -1 (missing) becomes 0
+    comb = code_list[0] + 1
+    size = radix[0]
+    for codes, r in zip(code_list[1:], radix[1:]):
+        size *= r
+        if size >= 2**62:  # keep the mixed-radix code inside int64
+            raise ParameterError("too many distinct combinations of by/strata/psu values to group")
+        comb = comb * r + (codes + 1)
+    gid, uniq = pd.factorize(comb, sort=True)
+    # decode the unique combined codes back to per-key codes
+    rem = np.asarray(uniq, dtype=np.int64)
+    decoded = np.empty((len(rem), len(code_list)), np.int64)
+    for j in range(len(code_list) - 1, -1, -1):
+        if j == 0:
+            decoded[:, 0] = rem - 1
+        else:
+            decoded[:, j] = rem % radix[j] - 1
+            rem = rem // radix[j]
+    return gid.astype(np.int64, copy=False), decoded
+
+
+def sufficient_statistics(
+    data: pd.DataFrame,
+    ratios,
+    *,
+    design: Design,
+    by: Sequence[str] = (),
+    chunk_rows: int | None = None,
+) -> Summary:
+    """Phase 1: reduce rows to plain sums per (domain, stratum, PSU).
+
+    ``ratios`` maps a name to ``(numerator, denominator)`` arrays (one value per row; NaN =
+    missing, left out of that ratio only). A mean is ``(y, 1)``, a total ``(y, 1)`` read as
+    the sum. Everything here is a weighted sum of row values by group -- reproducible with
+    ``SELECT by..., stratum, psu, SUM(w*y), SUM(w*x), COUNT(...) GROUP BY ...``.
+
+    ``ratios`` may also be a function ``frame -> {name: (numerator, denominator)}``; with
+    ``chunk_rows`` it is then called on row blocks of that size and the sums are added up, so
+    the memory for row values stays bounded however many rows there are.
+    """
+    by = tuple(by)
+    nrow = len(data)
+    w = _weights(data, design)
+    keys, cards, uniques = [], [], []
+    for col in by:
+        c, u = _codes(data[col])
+        keys.append(c), cards.append(len(u)), uniques.append(u)
+    strata_codes = None
+    if design.strata:
+        strata_codes, su = _codes(data[design.strata])
+        if (strata_codes < 0).any():
+            raise DataError("missing values in the strata column", column=design.strata)
+        keys.append(strata_codes), cards.append(len(su))
+    rows_are_psus = design.psu is None
+    if not rows_are_psus:
+        pc, pu = _codes(data[design.psu])
+        if (pc < 0).any():
+            raise DataError("missing values in the psu column", column=design.psu)
+        keys.append(pc), cards.append(len(pu))
+    gid, parts = _group_ids(keys, cards, nrow)
+    ngroups = len(parts)
+    cells = {}
+    for j, col in enumerate(by):
+        cells[col] = parts[:, j]
+    nb = len(by)
+    cells["_stratum"] = parts[:, nb] if design.strata else np.zeros(ngroups, np.int64)
+    cells["_psu"] = parts[:, -1] if not rows_are_psus else np.full(ngroups, -1, np.int64)
+    in_domain = np.ones(nrow, bool)
+    for c in keys[:nb]:
+        in_domain &= c >= 0
+    cells["_rows"] = np.bincount(gid, minlength=ngroups).astype(np.int64)
+    second = rows_are_psus and design.needs_variance
+    step = nrow if not chunk_rows or not callable(ratios) else max(int(chunk_rows), 1)
+    names = None
+    for start in range(0, max(nrow, 1), max(step, 1)):
+        stop = min(start + step, nrow)
+        sl = slice(start, stop)
+        if callable(ratios):
+            block = ratios(data.iloc[sl] if step < nrow else data)
+        else:
+            block = ratios
+        if names is None:
+            names = tuple(block)
+            for name in names:
+                for pre in ("y", "x", "n") + (("yy", "xy", "xx") if second else ()):
+                    cells[f"{pre}:{name}"] = np.zeros(ngroups)
+        g = gid[sl]
+        dom_sl = in_domain[sl]
+        w_sl = None if w is None else w[sl]
+        m = stop - start
+        for name in names:
+            num, den = block[name]
+            num = _as_float(num, m)
+            den = _as_float(den, m)
+            ok = dom_sl & ~np.isnan(num) & ~np.isnan(den)
+            wy = np.where(ok, num, 0.0)
+            wx = np.where(ok, den, 0.0)
+            if w_sl is not None:
+                wy *= w_sl
+                wx *= w_sl
+            cells[f"y:{name}"] += np.bincount(g, wy, ngroups)
+            cells[f"x:{name}"] += np.bincount(g, wx, ngroups)
+            cells[f"n:{name}"] += np.bincount(g, ok & (den != 0), ngroups)
+            if second:
+                cells[f"yy:{name}"] += np.bincount(g, wy * wy, ngroups)
+                cells[f"xy:{name}"] += np.bincount(g, wy * wx, ngroups)
+                cells[f"xx:{name}"] += np.bincount(g, wx * wx, ngroups)
+        del block
+    for name in names or ():
+        cells[f"n:{name}"] = cells[f"n:{name}"].astype(np.int64)
+    cells = pd.DataFrame(cells, copy=False)  # no block consolidation: a big copy for nothing
+    strata = _strata_table(cells, data, design, strata_codes, rows_are_psus)
+    n_psu_total = int(strata["n_psu"].sum())
+    # keep only in-domain cells; by columns back to their values
+    dom_ok = np.ones(ngroups, bool)
+    for col in by:
+        dom_ok &= cells[col].to_numpy() >= 0
+    cells = cells.loc[dom_ok].reset_index(drop=True)
+    # domain columns stay categorical (codes + values) until the final table: cheap to group
+    for col, u in zip(by, uniques):
+        cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
+    dtypes = {col: data[col].dtype for col in by}
+    return Summary(by, tuple(names or ()), cells, strata, design, rows_are_psus, n_psu_total, len(strata),
+                   extra={"dtypes": dtypes})
+
+
+def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *, design: Design,
+                              by: Sequence[str] = (), connection=None) -> Summary:
+    """Phase 1 in DuckDB: the same sums as :func:`sufficient_statistics`, as one ``GROUP BY``.
+
+    ``data``: a pandas DataFrame (scanned in place) or the name of a table/view/Parquet glob in
+    ``connection``. ``ratios_sql``: ``{name: (numerator SQL, denominator SQL)}`` (see
+    :func:`baode_eval.framework.sql_values`). Needs the optional ``duckdb`` package.
+    """
+    try:
+        import duckdb
+    except ImportError:  # pragma: no cover
+        raise ParameterError("engine='duckdb' needs the duckdb package: pip install 'baode-eval[bench]'") from None
+    by = tuple(by)
+    con = connection or duckdb.connect()
+    if isinstance(data, pd.DataFrame):
+        con.register("_baode_rows", data)
+        source = "_baode_rows"
+        dtypes = {c: data[c].dtype for c in by}
+    else:
+        source, dtypes = str(data), {}
+    q = lambda c: '"' + str(c).replace('"', '""') + '"'  # noqa: E731
+    w = f"CAST({q(design.weights)} AS DOUBLE)" if design.weights else "1.0"
+    in_dom = " AND ".join(f"{q(c)} IS NOT NULL" for c in by) or "TRUE"
+    keys = [*(q(c) for c in by)]
+    keys.append(q(design.strata) if design.strata else "0")
+    keys.append(q(design.psu) if design.psu else "-1")
+    sel = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["COUNT(*) AS _rows"]
+    second = design.psu is None and design.needs_variance
+    for j, (name, (num, den)) in enumerate(ratios_sql.items()):
+        ok = f"({in_dom}) AND ({num}) IS NOT NULL AND ({den}) IS NOT NULL"
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({num}) END), 0) AS y{j}")
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({den}) END), 0) AS x{j}")
+        sel.append(f"COUNT(CASE WHEN {ok} AND ({den}) <> 0 THEN 1 END) AS n{j}")
+        if second:
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({num})) END), 0) AS yy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({den})) END), 0) AS xy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({den})) * ({w} * ({den})) END), 0) AS xx{j}")
+    if design.fpc:
+        sel.append(f"MIN({q(design.fpc)}) AS _fpc_min, MAX({q(design.fpc)}) AS _fpc_max")
+    group = ", ".join(f"k{i}" for i in range(len(keys)))
+    res = con.execute(f"SELECT {', '.join(sel)} FROM {source} GROUP BY {group}").df()
+    if isinstance(data, pd.DataFrame):
+        con.unregister("_baode_rows")
+    nb = len(by)
+    cells = {}
+    uniques = []
+    for i, col in enumerate(by):
+        codes, u = _codes(res[f"k{i}"])
+        cells[col] = codes
+        uniques.append(u)
+    cells["_stratum"], _ = _codes(res[f"k{nb}"])
+    cells["_psu"] = _codes(res[f"k{nb + 1}"])[0] if design.psu else np.full(len(res), -1, np.int64)
+    cells["_rows"] = res["_rows"].to_numpy(np.int64)
+    names = tuple(ratios_sql)
+    for j, name in enumerate(names):
+        cells[f"y:{name}"] = res[f"y{j}"].to_numpy(np.float64)
+        cells[f"x:{name}"] = res[f"x{j}"].to_numpy(np.float64)
+        cells[f"n:{name}"] = res[f"n{j}"].to_numpy(np.int64)
+        if second:
+            for pre in ("yy", "xy", "xx"):
+                cells[f"{pre}:{name}"] = res[f"{pre}{j}"].to_numpy(np.float64)
+    cells = pd.DataFrame(cells, copy=False)
+    if design.psu is None and design.needs_variance:
+        n_psu = cells.groupby("_stratum", sort=True)["_rows"].sum()
+    else:
+        n_psu = cells[["_stratum", "_psu"]].drop_duplicates().groupby("_stratum", sort=True).size()
+    strata = pd.DataFrame({"_stratum": n_psu.index.to_numpy(np.int64), "n_psu": n_psu.to_numpy(np.int64), "f": 0.0})
+    if design.fpc:
+        fp = pd.DataFrame({"h": cells["_stratum"], "lo": res["_fpc_min"], "hi": res["_fpc_max"]}).groupby("h")
+        lo, hi = fp["lo"].min().reindex(strata["_stratum"]), fp["hi"].max().reindex(strata["_stratum"])
+        if lo.isna().any() or (lo.to_numpy() != hi.to_numpy()).any():
+            raise DataError("fpc must be present and constant within each stratum", column=design.fpc)
+        fpc_h = hi.to_numpy(np.float64)
+        n_h = strata["n_psu"].to_numpy(np.float64)
+        strata["f"] = np.where(fpc_h > 1, n_h / np.where(fpc_h > 1, fpc_h, 1.0), fpc_h)
+    ok = np.ones(len(cells), bool)
+    for col in by:
+        ok &= cells[col].to_numpy() >= 0
+    cells = cells.loc[ok].reset_index(drop=True)
+    for col, u in zip(by, uniques):
+        cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
+    return Summary(by, names, cells, strata, design, design.psu is None, int(strata["n_psu"].sum()), len(strata),
+                   extra={"dtypes": dtypes})
+
+
+def _weights(data, design) -> np.ndarray | None:
+    if design.weights is None:
+        return None
+    w = pd.to_numeric(data[design.weights], errors="coerce").to_numpy(np.float64)
+    if np.isnan(w).any() or (w < 0).any():
+        raise DataError("weights must be present and non-negative on every row", column=design.weights)
+    return w
+
+
+def _as_float(values, nrow) -> np.ndarray:
+    if np.isscalar(values):
+        return np.full(nrow, float(values))
+    if isinstance(values, pd.Series):
+        values = values.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(values, dtype=np.float64)
+
+
+def _strata_table(cells, data, design, strata_codes, rows_are_psus) -> pd.DataFrame:
+    """PSUs per stratum over the whole design (out-of-domain rows included), and fpc."""
+    if rows_are_psus:
+        n_psu = cells.groupby("_stratum", sort=True)["_rows"].sum()
+    else:
+        pairs = cells[["_stratum", "_psu"]].drop_duplicates()
+        n_psu = pairs.groupby("_stratum", sort=True).size()
+    out = pd.DataFrame({"_stratum": n_psu.index.to_numpy(np.int64), "n_psu": n_psu.to_numpy(np.int64)})
+    out["f"] = 0.0
+    if design.fpc:
+        fpc = pd.to_numeric(data[design.fpc], errors="coerce")
+        sc = strata_codes if strata_codes is not None else np.zeros(len(data), np.int64)
+        agg = fpc.groupby(sc).agg(["min", "max"])
+        if agg.isna().any().any() or (agg["min"] != agg["max"]).any():
+            raise DataError("fpc must be present and constant within each stratum", column=design.fpc)
+        fpc_h = agg["max"].reindex(out["_stratum"]).to_numpy(np.float64)
+        n_h = out["n_psu"].to_numpy(np.float64)
+        f = np.where(fpc_h > 1, n_h / np.where(fpc_h > 1, fpc_h, 1.0), fpc_h)
+        if (f > 1 + 1e-12).any() or (f < 0).any():
+            raise DataError("fpc gives a sampling fraction outside [0, 1] (more PSUs sampled than exist?)",
+                            column=design.fpc)
+        out["f"] = f
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# phase 2: ratios, linearised variances, intervals
+
+
+@dataclass
+class _Lin:
+    """Per-domain estimates and per-cell linearised values of one ratio (internal)."""
+
+    domains: pd.DataFrame  # by columns
+    dom: np.ndarray  # domain id per cell
+    est: np.ndarray  # per domain
+    var: np.ndarray  # per domain
+    n: np.ndarray  # per domain
+    z: np.ndarray | None  # per cell (PSU designs only)
+
+
+def _domain_ids(summary: Summary) -> tuple[np.ndarray, pd.DataFrame]:
+    """Domain id per cell and the domains (categorical ``by`` columns, sorted)."""
+    if not summary.by:
+        return np.zeros(len(summary.cells), np.int64), pd.DataFrame(index=[0])
+    cats = [summary.cells[c].cat for c in summary.by]
+    codes = [c.codes.to_numpy(np.int64) for c in cats]
+    dom, parts = _group_ids(codes, [len(c.categories) for c in cats], len(summary.cells))
+    domains = pd.DataFrame({col: pd.Categorical.from_codes(parts[:, j], categories=cats[j].categories)
+                            for j, col in enumerate(summary.by)})
+    return dom, domains
+
+
+def restore_dtypes(frame: pd.DataFrame, summary: Summary) -> pd.DataFrame:
+    """Domain columns back to the caller's numeric/boolean dtypes (text stays categorical)."""
+    for col, dtype in summary.extra.get("dtypes", {}).items():
+        if col in frame and (pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype)):
+            cat = frame[col].cat
+            frame[col] = cat.categories.to_numpy()[cat.codes.to_numpy()]
+            try:
+                frame[col] = frame[col].astype(dtype)
+            except (TypeError, ValueError):
+                pass
+    return frame
+
+
+def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -> _Lin:
+    cells = summary.cells
+    if dom is None:
+        dom, domains = _domain_ids(summary)
+    D = len(domains)
+    Yc = cells[f"y:{name}"].to_numpy(np.float64)
+    Xc = cells[f"x:{name}"].to_numpy(np.float64)
+    n = np.bincount(dom, cells[f"n:{name}"].to_numpy(np.float64), D)
+    Y = np.bincount(dom, Yc, D)
+    X = np.bincount(dom, Xc, D)
+    if kind == "total":
+        est = Y
+        R = np.zeros(D)
+        scale = np.ones(D)
+    else:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            est = np.where(X != 0, Y / np.where(X != 0, X, 1.0), np.nan)
+        R = np.nan_to_num(est)
+        scale = np.where(X != 0, X, 1.0)
+    var = np.zeros(D)
+    z = None
+    if summary.design.needs_variance:
+        ds_id, d_of, n_h, f_h, G = _domain_strata(summary, dom)
+        if summary.rows_are_psus:
+            s1 = np.bincount(ds_id, Yc - R[dom] * Xc, G) / scale[d_of]
+            yy = cells[f"yy:{name}"].to_numpy(np.float64)
+            xy = cells[f"xy:{name}"].to_numpy(np.float64)
+            xx = cells[f"xx:{name}"].to_numpy(np.float64)
+            Rc = R[dom]
+            s2 = np.bincount(ds_id, yy - 2 * Rc * xy + Rc * Rc * xx, G) / scale[d_of] ** 2
+        else:
+            z = (Yc - R[dom] * Xc) / scale[dom]
+            s1 = np.bincount(ds_id, z, G)
+            s2 = np.bincount(ds_id, z * z, G)
+        var = _stratum_variance(s1, s2, n_h, f_h, d_of, D, summary, name)
+    return _Lin(domains, dom, est, var, n, z)
+
+
+def _domain_strata(summary: Summary, dom: np.ndarray):
+    """(domain, stratum) group of every cell, with n_h and f_h per group; cached per domain ids."""
+    cache = summary.extra.setdefault("_domain_strata", {})
+    key = id(dom)
+    if key in cache and cache[key][0] is dom:
+        return cache[key][1]
+    strata = summary.strata.set_index("_stratum")
+    sc = summary.cells["_stratum"].to_numpy(np.int64)
+    S = int(strata.index.max()) + 1 if len(strata) else 1
+    ds_id, ds_uniq = pd.factorize(dom * S + sc, sort=True)
+    ds_uniq = np.asarray(ds_uniq, np.int64)
+    d_of, h_of = ds_uniq // S, ds_uniq % S
+    n_h = strata["n_psu"].reindex(h_of).to_numpy(np.float64)
+    f_h = strata["f"].reindex(h_of).to_numpy(np.float64)
+    out = (ds_id, d_of, n_h, f_h, len(ds_uniq))
+    cache.clear()
+    cache[key] = (dom, out)
+    return out
+
+
+def _stratum_variance(s1, s2, n_h, f_h, d_of, D, summary, name) -> np.ndarray:
+    single = n_h <= 1
+    if single.any():
+        if summary.design.lonely_psu == "fail":
+            raise DataError(
+                "a stratum has a single PSU; choose lonely_psu='adjust' or 'certainty'",
+                column=summary.design.strata,
+            )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        v = (1 - f_h) * n_h / (n_h - 1) * (s2 - s1 * s1 / n_h)
+    v = np.where(single, 0.0, v)
+    if single.any() and summary.design.lonely_psu == "adjust":
+        # centre the lone PSU at the mean PSU total of the whole design (R survey "adjust")
+        zbar = np.bincount(d_of, s1, D) / max(summary.n_psu_total, 1)
+        zb = zbar[d_of]
+        v = np.where(single, (1 - f_h) * (s2 - 2 * s1 * zb + zb * zb), v)
+    return np.clip(np.bincount(d_of, v, D), 0.0, None)
+
+
+def interval(est, se, n, *, kind: str, level: float, df: float, census: bool):
+    """Two-sided interval: t (design df); logit for proportions; Wilson on n when p is 0 or 1."""
+    est = np.asarray(est, np.float64)
+    se = np.asarray(se, np.float64)
+    if census:
+        return est.copy(), est.copy()
+    q = stats.t.ppf(0.5 + level / 2, df)
+    lo, hi = est - q * se, est + q * se
+    if kind == "proportion":
+        with np.errstate(invalid="ignore", divide="ignore"):
+            inner = (est > 0) & (est < 1)
+            p = np.clip(est, 1e-300, 1 - 1e-16)
+            logit = np.log(p / (1 - p))
+            half = q * se / (p * (1 - p))
+            lo_l = 1 / (1 + np.exp(-(logit - half)))
+            hi_l = 1 / (1 + np.exp(-(logit + half)))
+            # Wilson score interval on the unweighted count where p is exactly 0 or 1
+            nn = np.asarray(n, np.float64)
+            zq = stats.norm.ppf(0.5 + level / 2)
+            centre = (est + zq * zq / (2 * nn)) / (1 + zq * zq / nn)
+            hw = zq / (1 + zq * zq / nn) * np.sqrt(est * (1 - est) / nn + zq * zq / (4 * nn * nn))
+        lo = np.where(inner, lo_l, np.where(nn > 0, centre - hw, np.nan))
+        hi = np.where(inner, hi_l, np.where(nn > 0, centre + hw, np.nan))
+        lo = np.clip(lo, 0.0, 1.0)
+        hi = np.clip(hi, 0.0, 1.0)
+    return lo, hi
+
+
+def finalise_parts(summary: Summary, kinds: Mapping[str, str] | str, *, level: float = 0.95):
+    """Yield ``(name, table, linearised)`` per ratio; tables share the domain order."""
+    level = check_level(level)
+    if isinstance(kinds, str):
+        kinds = {name: kinds for name in summary.names}
+    dom, domains = _domain_ids(summary)
+    domains = restore_dtypes(domains, summary)
+    for name in summary.names:
+        kind = check_option("kind", kinds[name], KINDS)
+        lin = _linearise(summary, name, kind, dom, domains)
+        se = np.sqrt(lin.var)
+        lo, hi = interval(lin.est, se, lin.n, kind=kind, level=level, df=summary.df,
+                          census=not summary.design.needs_variance)
+        part = domains.copy() if summary.by else pd.DataFrame(index=range(1))
+        part["estimate"] = lin.est
+        part["std_error"] = se
+        part["ci_low"] = lo
+        part["ci_high"] = hi
+        part["n"] = lin.n.astype(np.int64)
+        yield name, part, lin
+
+
+def finalise(summary: Summary, kinds: Mapping[str, str] | str, *, level: float = 0.95) -> pd.DataFrame:
+    """Phase 2: estimates, SEs and intervals for every ratio of a :class:`Summary`.
+
+    Returns one row per (domain, name): the ``by`` columns, ``name``, then
+    ``estimate, std_error, ci_low, ci_high, n``.
+    """
+    out = []
+    for name, part, _ in finalise_parts(summary, kinds, level=level):
+        part.insert(len(summary.by), "name", name)
+        out.append(part)
+    return pd.concat(out, ignore_index=True)
+
+
+# --------------------------------------------------------------------------------------------
+# the public one-call estimator
+
+
+def estimate(
+    data: pd.DataFrame,
+    y: str,
+    *,
+    kind: str = "mean",
+    denominator: str | None = None,
+    weights: str | None = None,
+    strata: str | None = None,
+    psu: str | None = None,
+    fpc: str | None = None,
+    by: str | Sequence[str] | None = None,
+    level: float = 0.95,
+    lonely_psu: str = "adjust",
+    superpopulation: bool = False,
+) -> pd.DataFrame:
+    """Design-based estimate of ``y`` (see the module docstring for every convention).
+
+    ``kind``: ``"mean"`` (weighted mean of y), ``"proportion"`` (mean of a 0/1 or boolean y,
+    logit interval), ``"total"`` (weighted sum), ``"ratio"`` (sum w*y / sum w*denominator).
+    Returns the ``by`` columns then ``estimate, std_error, ci_low, ci_high, n``.
+
+    >>> estimate(df, "zinc", weights="finalwgt", strata="stratid", psu="psuid")  # doctest: +SKIP
+    """
+    if not isinstance(data, pd.DataFrame):
+        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    check_option("kind", kind, KINDS)
+    level = check_level(level)
+    by = [by] if isinstance(by, str) else list(by or [])
+    if kind == "ratio" and denominator is None:
+        raise ParameterError("kind='ratio' needs denominator=<column>")
+    if kind != "ratio" and denominator is not None:
+        raise ParameterError(f"denominator is only used with kind='ratio', not kind={kind!r}")
+    design = Design(weights, strata, psu, fpc, lonely_psu, bool(superpopulation))
+    needed = [y] + ([denominator] if denominator else []) + by + design.columns()
+    missing = [c for c in needed if c not in data.columns]
+    if missing:
+        raise ParameterError(f"columns not in the data: {missing}; available: {list(data.columns)}")
+    num = _numeric(data[y], y)
+    if kind == "proportion":
+        vals = num[~np.isnan(num)]
+        if not np.isin(vals, (0.0, 1.0)).all():
+            raise DataError("kind='proportion' needs a 0/1 or boolean column", column=y)
+    den = _numeric(data[denominator], denominator) if denominator else 1.0
+    summary = sufficient_statistics(data, {y: (num, den)}, design=design, by=by)
+    res = finalise(summary, kind, level=level)
+    return res.drop(columns="name")[[*by, *RESULT_COLUMNS]]
+
+
+def _numeric(s: pd.Series, name: str) -> np.ndarray:
+    if s.dtype == bool or str(s.dtype) == "boolean":
+        return s.astype("float64").to_numpy(na_value=np.nan) if str(s.dtype) == "boolean" else s.to_numpy(np.float64)
+    out = pd.to_numeric(s, errors="coerce")
+    bad = out.isna() & s.notna()
+    if bad.any():
+        raise DataError(f"not a number: {s[bad].iloc[0]!r}", column=name)
+    return out.to_numpy(np.float64, na_value=np.nan)
