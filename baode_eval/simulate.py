@@ -949,6 +949,8 @@ def _arrow_table(pop: _Population, cols: dict, keep: np.ndarray, table: Level, m
             arrays[k] = f64(c[k])
         arrays["months_at_site"] = pa.array(np.asarray(c["months_at_site"], np.int64), mask=c["months_at_site"] < 0)
         arrays["returned_to_origin"] = bl(c["_returned"], ~D)
+        # moved in to the site by this year (from the relocation year on); empty for comparison households
+        arrays["moved_in"] = bl(D, ~rel)
         arrays["old_house_due"] = bl(c["old_house_due"])
         arrays["old_house_demolished"] = bl(c["old_house_demolished"], ~D)
         arrays["property_certificate"] = bl(c["property_certificate"], ~D)
