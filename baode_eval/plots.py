@@ -3,6 +3,7 @@ returns ``(fig, ax)``; none writes files. Chinese labels use the bundled CJK fon
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from .fonts import use_cjk_font
@@ -86,4 +87,35 @@ def households_by_year(counts: pd.DataFrame, *, ax=None, figsize=(8, 3.4)):
     ax.set_ylim(bottom=0)
     ax.legend(fontsize=8, ncols=min(len(counts), 5), loc="lower center", bbox_to_anchor=(0.5, 1.0), frameon=False)
     ax.spines[["top", "right"]].set_visible(False)
+    return fig, ax
+
+
+def verdict_grid(tidy: pd.DataFrame, *, column: str = "site", ax=None, figsize=None):
+    """Traffic-light grid: indicators (rows, grouped by goal) × ``column`` values, coloured by verdict.
+
+    ``tidy`` is a scorecard's ``tidy()`` restricted to one year. Cells without a target are grey.
+    """
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    from .scorecard import VERDICT_COLOURS
+
+    codes = {"met": 0, "not met": 1, "inconclusive": 2}
+    labels = tidy.drop_duplicates("indicator")[["indicator", "label", "goal_label"]]
+    cols = sorted(tidy[column].dropna().unique())
+    grid = (tidy.assign(code=tidy["verdict"].map(codes).astype("float64"))
+            .pivot_table(index="indicator", columns=column, values="code", aggfunc="first", dropna=False)
+            .reindex(index=labels["indicator"], columns=cols))
+    n_rows = len(grid)
+    fig, ax = _axes(ax, figsize or (1.2 + 0.9 * len(cols) + 3.2, 0.6 + 0.28 * n_rows))
+    cmap = ListedColormap([VERDICT_COLOURS["met"], VERDICT_COLOURS["not met"], VERDICT_COLOURS["inconclusive"]]).with_extremes(
+        bad="#e6e6e6")
+    ax.imshow(np.ma.masked_invalid(grid.to_numpy(dtype=float)), cmap=cmap, vmin=0, vmax=2, aspect="auto")
+    ax.set_xticks(range(len(cols)), [str(c) for c in cols], fontsize=8)
+    ax.set_yticks(range(n_rows), [f"{g} · {lab}" for g, lab in zip(labels["goal_label"], labels["label"])], fontsize=7)
+    ax.tick_params(length=0)
+    legend = [Patch(color=VERDICT_COLOURS[k], label=f"{zh} {k}") for k, zh in
+              (("met", "达标"), ("not met", "未达标"), ("inconclusive", "不确定"))]
+    legend.append(Patch(color="#e6e6e6", label="无目标 no target"))
+    ax.legend(handles=legend, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
     return fig, ax

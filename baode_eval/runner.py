@@ -31,7 +31,7 @@ from .factory import Job, JobResult, execute_jobs
 from .i18n import check_lang
 
 # Parameters the runner itself supplies; a notebook declares those it uses.
-RUNNER_PARAMETERS = ("lang", "data_path", "results_path")
+RUNNER_PARAMETERS = ("lang", "data_path", "results_path", "output_dir")
 _TYPE_OK = {
     "str": (str,),
     "int": (int,),
@@ -138,9 +138,11 @@ def resolve_parameters(notebooks: list[Path], params: dict, *, lang: str | None,
             common[key] = value
     all_declared = set().union(*[set(d) for d in declared.values()]) if declared else set()
     unknown = sorted(set(common) - all_declared)
-    if unknown:
+    supplied = sorted(set(common) & {"results_path", "output_dir"})
+    if unknown or supplied:
         raise ParameterError(
-            f"unknown parameter(s) {unknown}; notebooks accept {sorted(all_declared - {'results_path'})}"
+            f"unknown parameter(s) {unknown + supplied}; notebooks accept "
+            f"{sorted(all_declared - {'results_path', 'output_dir'})}"
         )
     if lang is not None:
         common["lang"] = lang
@@ -255,8 +257,11 @@ def run(
         parameters = dict(resolved[nb.stem])
         result_file = work / f"{nb.stem}.json"
         result_file.unlink(missing_ok=True)
-        if "results_path" in declared_parameters(nb):
+        declared = declared_parameters(nb)
+        if "results_path" in declared:
             parameters["results_path"] = str(result_file)
+        if "output_dir" in declared:  # where a notebook may write extra tables (Excel for officials)
+            parameters["output_dir"] = str(out_dir)
         jobs.append(Job(nb.stem, nb, out_dir / nb.name, parameters))
         runs.append(NotebookRun(name=nb.stem, title=_notebook_title(nb), parameters=dict(resolved[nb.stem])))
 
@@ -314,6 +319,7 @@ _INDEX_TEXT = {
     "inputs": {"zh": "输入数据 SHA-256", "en": "Input data SHA-256"},
     "parameters": {"zh": "参数", "en": "Parameters"},
     "results_json": {"zh": "机器可读结果", "en": "Machine-readable results"},
+    "tables": {"zh": "Excel 表格", "en": "Excel tables"},
 }
 
 _CSS = """
@@ -347,6 +353,9 @@ def write_index(summary: RunSummary, *, lang: str = "zh") -> Path:
             label = item.get("label") or key
             unit = item.get("unit") or ""
             figs.append(f"<tr><td>{e(label)}<br><code>{e(section)}.{e(key)}</code></td><td class=\"num\">{e(shown)}</td><td>{e(unit)}</td></tr>")
+    xlsx = sorted(p.name for p in summary.out_dir.glob("*.xlsx"))
+    tables = (f"<h2>{e(T['tables'])}</h2><ul>" + "".join(f'<li><a href="{e(n)}">{e(n)}</a></li>' for n in xlsx)
+              + "</ul>") if xlsx else ""
     prov = summary.provenance
     inputs = "".join(f"<tr><td><code>{e(k)}</code></td><td><code>{e(v)}</code></td></tr>" for k, v in prov["input_sha256"].items())
     page = f"""<!DOCTYPE html>
@@ -365,6 +374,7 @@ def write_index(summary: RunSummary, *, lang: str = "zh") -> Path:
 {''.join(figs)}
 </table>
 <p><a href="results.json">results.json</a> — {e(T['results_json'])}</p>
+{tables}
 <h2>{e(T['provenance'])}</h2>
 <table>
 <tr><th>{e(T['version'])}</th><td><code>{e(prov['package_version'])}</code> (Python {e(prov['python'])})</td></tr>

@@ -146,6 +146,20 @@ class Scorecard:
                 f"{self.glance()['domains']} domains, {mode}, level {self.level:g}; verdicts "
                 + ", ".join(f"{k}: {counts.get(k, 0)}" for k in ("met", "not met", "inconclusive")))
 
+    def where(self, **equals) -> "Scorecard":
+        """The scorecard restricted to rows whose columns equal the given values, e.g.
+        ``sc.where(year=2024)``: the estimates stay those of the full design (no re-estimation
+        on a subset); only the rows shown change."""
+        from dataclasses import replace
+
+        unknown = [k for k in equals if k not in self.table.columns]
+        if unknown:
+            raise ParameterError(f"where(): unknown column(s) {unknown}; columns are {list(self.table.columns)}")
+        mask = np.ones(len(self.table), dtype=bool)
+        for k, v in equals.items():
+            mask &= (self.table[k] == v).to_numpy(dtype=bool)
+        return replace(self, table=self.table.loc[mask].reset_index(drop=True), change_table=None, _make_changes=None)
+
     # ---- renderers
     def display_table(self, *, min_cell: int = 0) -> pd.DataFrame:
         """Rounded, labelled table for people; cells with ``n < min_cell`` suppressed."""

@@ -110,3 +110,14 @@ def test_cli_bad_input_is_one_line_and_exit_2(tmp_path, capsys):
     (tmp_path / "p.yaml").write_text("[1, 2", encoding="utf-8")
     assert cli.main(["run", "--out", str(tmp_path), "--params", str(tmp_path / "p.yaml")]) == 2
     assert "not valid YAML/JSON" in capsys.readouterr().err
+
+
+def test_excel_tables_written_by_notebooks_are_linked(report):
+    _, out = report
+    assert (out / "03_scorecard.xlsx").is_file()
+    assert 'href="03_scorecard.xlsx"' in (out / "index.html").read_text(encoding="utf-8")
+
+
+def test_runner_supplied_parameters_cannot_be_set_by_users(tmp_path):
+    with pytest.raises(ParameterError, match="output_dir"):
+        runner.run(tmp_path / "o", params={"output_dir": "/etc"})
