@@ -13,3 +13,18 @@ __version__ = "0.1.0.dev0"
 
 from . import datasets  # noqa: E402,F401
 from .io import read  # noqa: E402,F401
+
+# Submodules load on first use (``be.panel``, ``be.scorecard``, ``be.impact`` ...), keeping
+# ``import baode_eval`` light for the command line.
+_SUBMODULES = {
+    "checks", "factory", "fonts", "framework", "i18n", "impact", "io", "mpi", "panel", "paths", "plots",
+    "privacy", "published", "quality", "results", "runner", "schema", "scorecard", "simulate", "survey",
+}
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
