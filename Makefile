@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 OUT ?= reports
 PYTEST_ARGS ?=
 
-.PHONY: all venv report test lab notebooks bench clean
+.PHONY: all venv browser report test lab notebooks bench clean
 
 all: test
 
@@ -27,8 +27,20 @@ report: venv
 	$(BIN)/baode-eval run --out $(OUT)
 	@echo "open $(OUT)/index.html"
 
-test: venv
+test: venv browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Debian's headless chromium + chromium-driver for the report browser test (apt; needs root or
+# passwordless sudo). Without them the browser test is skipped locally, and fails under CI=true.
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif command -v apt-get >/dev/null; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo "sudo -n" ); \
+	  echo "installing chromium and chromium-driver with apt (for the report browser test)"; \
+	  { $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq \
+	      chromium chromium-driver fonts-dejavu-core >/dev/null; } \
+	  || echo "warning: could not install chromium; the browser test will be skipped"; \
+	else echo "warning: no apt-get; install chromium and chromedriver for the browser test"; fi
 
 # Re-execute the notebooks in place so that their stored outputs (the nbval baselines) are fresh.
 notebooks: venv

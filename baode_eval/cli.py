@@ -13,7 +13,7 @@ import sys
 from . import __version__
 from .errors import BaodeEvalError
 
-COMMANDS = ("run", "scorecard", "simulate", "validate")
+COMMANDS = ("run", "report", "scorecard", "simulate", "validate")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -39,7 +39,9 @@ class Job:
     notebook: Path
     output: Path
     parameters: dict = field(default_factory=dict)
-    html: bool = True  # also write <output>.html (no code) and <output>.code.html
+    html: bool = True  # also write <output>.html (no code, for officials)
+    code_html: bool = True  # and <output>.code.html (with code, for analysts)
+    font_url: str | None = None  # the bundled CJK web font, relative to the HTML (see fonts.install_web_font)
 
 
 @dataclass
@@ -162,18 +164,23 @@ def _error_text(exc: BaseException) -> str:
 _EXPORTERS: dict = {}
 
 
-def export_html(nb, out_html: Path, *, code: bool) -> None:
+def export_html(nb, out_html: Path, *, code: bool, font_url: str | None = None) -> None:
     """Self-contained HTML of an executed notebook; without ``code`` for officials.
 
     Papermill's injected-parameters cell is dropped (parameters are in the provenance block);
     so are, in the officials' version, the ``# NBVAL_CHECK_OUTPUT`` cells (machine-checked
-    headline lines, shown properly in the index).
+    headline lines, shown properly in the index). With ``font_url`` the page declares the
+    bundled CJK font so Chinese renders without a Chinese system font.
     """
     from nbconvert import HTMLExporter
 
     exporter = _EXPORTERS.get(code)
     if exporter is None:  # the template compiles once per process
-        exporter = HTMLExporter()
+        from . import paths
+
+        # the lab template minus its CDN scripts (baode_eval/templates/baode)
+        exporter = HTMLExporter(extra_template_basedirs=[str(paths.PACKAGE_DIR / "templates")],
+                                template_name="baode")
         if not code:
             exporter.exclude_input = True
             exporter.exclude_input_prompt = True
@@ -184,6 +191,10 @@ def export_html(nb, out_html: Path, *, code: bool) -> None:
     if not code:
         book.cells = [c for c in book.cells if not c.source.lstrip().startswith("# NBVAL_CHECK_OUTPUT")]
     body, _ = exporter.from_notebook_node(book)
+    if font_url:
+        from .fonts import web_font_css
+
+        body = body.replace("</head>", f"<style>{web_font_css(font_url)}</style>\n</head>", 1)
     out_html.write_text(body, encoding="utf-8")
 
 
@@ -204,10 +215,11 @@ def run_job(session: KernelSession, job: Job, *, timeout: int = 900) -> JobResul
         nbformat.write(nb, job.output)
         files["ipynb"] = job.output.name
         if job.html:
-            for code, key, suffix in ((False, "html", ".html"), (True, "html_code", ".code.html")):
+            versions = ((False, "html", ".html"), (True, "html_code", ".code.html"))
+            for code, key, suffix in versions[: 2 if job.code_html else 1]:
                 target = job.output.with_suffix(suffix)
                 try:
-                    export_html(nb, target, code=code)
+                    export_html(nb, target, code=code, font_url=job.font_url)
                     files[key] = target.name
                 except Exception as exc:  # noqa: BLE001
                     status = "failed"

@@ -44,3 +44,36 @@ def missing_glyphs(text: str) -> set[str]:
             cmaps.append(set(f.getBestCmap()))
     covered = set().union(*cmaps)
     return {c for c in text if not c.isspace() and ord(c) not in covered}
+
+
+WEB_FAMILY = "Baode CJK"
+STATIC_DIR = "_static"
+# CJK ideographs, punctuation and full-width forms: the browser fetches the font only for these
+_UNICODE_RANGE = "U+2E80-2FDF,U+3000-303F,U+3400-4DBF,U+4E00-9FFF,U+F900-FAFF,U+FE30-FE4F,U+FF00-FFEF"
+
+
+def install_web_font(out_dir) -> str:
+    """Copy the bundled CJK font and its licence into ``out_dir/_static/`` (once) so that HTML
+    reports render Chinese on machines without a Chinese system font. Returns the font's path
+    relative to ``out_dir``."""
+    import shutil
+    from pathlib import Path
+
+    target = Path(out_dir) / STATIC_DIR
+    target.mkdir(parents=True, exist_ok=True)
+    for src in (paths.CJK_FONT, paths.CJK_FONT.parent / "LICENSE-OFL.txt"):
+        dst = target / src.name
+        if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
+            shutil.copyfile(src, dst)
+    return f"{STATIC_DIR}/{paths.CJK_FONT.name}"
+
+
+def web_font_css(url: str) -> str:
+    """CSS declaring the bundled font (at ``url``) and adding it to the page's font families,
+    before the generic family, so CJK characters come from it rather than from boxes."""
+    stack = ('system-ui,-apple-system,"Segoe UI",Helvetica,Arial,"Noto Sans CJK SC","Microsoft YaHei",'
+             f'"PingFang SC","{WEB_FAMILY}",sans-serif')
+    return (f'@font-face{{font-family:"{WEB_FAMILY}";src:url("{url}") format("opentype");'
+            f"unicode-range:{_UNICODE_RANGE};font-display:swap}}\n"
+            f":root{{--jp-content-font-family:{stack};--jp-ui-font-family:{stack}}}\n"
+            f"body{{font-family:{stack}}}\n")

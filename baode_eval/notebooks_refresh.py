@@ -14,6 +14,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
+from .paths import site_notebook
 from .runner import discover_notebooks
 
 
@@ -35,7 +36,7 @@ def refresh(nb_path: Path, *, kernel_name: str = "python3", timeout: int = 900) 
 
 
 def main(argv: list[str] | None = None) -> int:
-    targets = [Path(a) for a in (argv or [])] or discover_notebooks()
+    targets = [Path(a) for a in (argv or [])] or [*discover_notebooks(), site_notebook()]
     for nb in targets:
         print(f"refreshing {nb}")
         refresh(nb)

@@ -34,6 +34,11 @@ def notebooks_dir() -> Path:
     return _first_existing(_SOURCE_ROOT / "notebooks", _BUNDLED / "notebooks")
 
 
+def site_notebook() -> Path:
+    """The per-site notebook run by ``baode-eval report --by site``."""
+    return notebooks_dir() / "site_profile.ipynb"
+
+
 def source_root() -> Path | None:
     """The source checkout (for the git commit in provenance), or None in a wheel install."""
     return _SOURCE_ROOT if (_SOURCE_ROOT / "pyproject.toml").is_file() else None

@@ -119,3 +119,4 @@ def verdict_grid(tidy: pd.DataFrame, *, column: str = "site", ax=None, figsize=N
     legend.append(Patch(color="#e6e6e6", label="无目标 no target"))
     ax.legend(handles=legend, fontsize=7, loc="lower center", bbox_to_anchor=(0.5, 1.0), ncols=4, frameon=False)
     return fig, ax
+

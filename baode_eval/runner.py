@@ -28,6 +28,7 @@ import yaml
 from . import __version__, paths
 from .errors import DataError, ParameterError
 from .factory import Job, JobResult, execute_jobs
+from .fonts import install_web_font, web_font_css
 from .i18n import check_lang
 
 # Parameters the runner itself supplies; a notebook declares those it uses.
@@ -252,6 +253,7 @@ def run(
     work = out_dir / ".results"
     work.mkdir(exist_ok=True)
 
+    font_url = install_web_font(out_dir)
     jobs, runs = [], []
     for nb in notebooks:
         parameters = dict(resolved[nb.stem])
@@ -262,7 +264,7 @@ def run(
             parameters["results_path"] = str(result_file)
         if "output_dir" in declared:  # where a notebook may write extra tables (Excel for officials)
             parameters["output_dir"] = str(out_dir)
-        jobs.append(Job(nb.stem, nb, out_dir / nb.name, parameters))
+        jobs.append(Job(nb.stem, nb, out_dir / nb.name, parameters, font_url=font_url))
         runs.append(NotebookRun(name=nb.stem, title=_notebook_title(nb), parameters=dict(resolved[nb.stem])))
 
     def report(res: JobResult) -> None:
@@ -323,7 +325,7 @@ _INDEX_TEXT = {
 }
 
 _CSS = """
-body{font-family:"Noto Sans CJK SC","Microsoft YaHei","PingFang SC",system-ui,sans-serif;margin:2rem auto;max-width:980px;color:#222;padding:0 1rem}
+body{margin:2rem auto;max-width:980px;color:#222;padding:0 1rem}
 h1{margin-bottom:.2rem} .sub{color:#666;margin-top:0}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem} th,td{border-bottom:1px solid #ddd;padding:.35rem .5rem;text-align:left;vertical-align:top}
 th{background:#f4f4f4} .ok{color:#1a7f37;font-weight:600} .failed{color:#c62828;font-weight:600}
@@ -361,7 +363,7 @@ def write_index(summary: RunSummary, *, lang: str = "zh") -> Path:
     page = f"""<!DOCTYPE html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(T['title'])}</title><style>{_CSS}</style></head>
+<title>{e(T['title'])}</title><style>{web_font_css(install_web_font(summary.out_dir))}{_CSS}</style></head>
 <body>
 <h1>{e(T['title'])}</h1>
 <p class="sub">{e(T['subtitle'])}</p>

@@ -23,3 +23,13 @@ def article_text() -> str:
     if path is None:
         pytest.skip("seed article not found beside the project (set BAODE_SEED_ARTICLE)")
     return path.read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="session")
+def site_reports(tmp_path_factory):
+    """``baode-eval report --by site`` on the bundled data, once per test session: (out_dir, summary)."""
+    from baode_eval.batch import report_by_site
+
+    out = tmp_path_factory.mktemp("by-site")
+    summary = report_by_site(out, jobs=2, log=lambda *a: None)
+    return out, summary
