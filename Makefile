@@ -1,5 +1,5 @@
 # Two entry points for a fresh machine (see README):
-#   make report   set up .venv and write the report on the bundled data into reports/
+#   make report   set up .venv and write the reports on the bundled data into reports/ (suite + one per site)
 #   make test     set up .venv and run the whole test suite
 # Both create or refresh the virtual environment in .venv (pip only; no conda needed),
 # install the package with its Jupyter kernel; the CJK font ships inside the package.
@@ -24,7 +24,10 @@ $(STAMP): pyproject.toml
 	@touch $@
 
 report: venv
-	$(BIN)/baode-eval run --out $(OUT)
+	@status=0; \
+	$(BIN)/baode-eval report --by site --out $(OUT)/by-site || status=$$?; \
+	$(BIN)/baode-eval run --out $(OUT) || status=$$?; \
+	exit $$status
 	@echo "open $(OUT)/index.html"
 
 test: venv browser

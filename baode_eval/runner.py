@@ -322,6 +322,7 @@ _INDEX_TEXT = {
     "parameters": {"zh": "参数", "en": "Parameters"},
     "results_json": {"zh": "机器可读结果", "en": "Machine-readable results"},
     "tables": {"zh": "Excel 表格", "en": "Excel tables"},
+    "by_site": {"zh": "各安置点报告(按结论排序)", "en": "Reports by site (sorted by verdicts)"},
 }
 
 _CSS = """
@@ -355,6 +356,8 @@ def write_index(summary: RunSummary, *, lang: str = "zh") -> Path:
             label = item.get("label") or key
             unit = item.get("unit") or ""
             figs.append(f"<tr><td>{e(label)}<br><code>{e(section)}.{e(key)}</code></td><td class=\"num\">{e(shown)}</td><td>{e(unit)}</td></tr>")
+    by_site = summary.out_dir / "by-site" / "index.html"  # written by `baode-eval report --by site`
+    site_link = (f'<p><a href="by-site/index.html">{e(T["by_site"])}</a></p>' if by_site.is_file() else "")
     xlsx = sorted(p.name for p in summary.out_dir.glob("*.xlsx"))
     tables = (f"<h2>{e(T['tables'])}</h2><ul>" + "".join(f'<li><a href="{e(n)}">{e(n)}</a></li>' for n in xlsx)
               + "</ul>") if xlsx else ""
@@ -371,6 +374,7 @@ def write_index(summary: RunSummary, *, lang: str = "zh") -> Path:
 <table><tr><th>{e(T['report'])}</th><th>{e(T['status'])}</th><th>{e(T['links'])}</th><th>{e(T['seconds'])}</th></tr>
 {''.join(rows)}
 </table>
+{site_link}
 <h2>{e(T['headline'])}</h2>
 <table><tr><th>{e(T['figure'])}</th><th>{e(T['value'])}</th><th></th></tr>
 {''.join(figs)}
