@@ -6,12 +6,15 @@ Recovery tolerance: the bundled synthetic panel (data/synthetic/, seed 0) has a 
 per comparison, so a failure means a bug, not bad luck (and the data are fixed, so the test is
 deterministic).
 """
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from baode_eval import panel, paths
 from baode_eval.errors import ParameterError
+from baode_eval.factory import Job, execute_jobs
 from baode_eval.impact import notebook as nbk
 from baode_eval.results import Results
 
@@ -78,6 +81,19 @@ def test_good_parameters_are_parsed():
     assert (s.comparison_group, s.estimator, s.level, s.cluster) == ("notyettreated", "twfe", 0.9, "origin_village")
     assert nbk.parse_years("") is None and nbk.parse_years("2020") == (2020, 2020)
     assert nbk.settings().outcomes == nbk.DEFAULT_OUTCOMES
+
+
+def test_the_notebook_defaults_are_valid_settings():
+    from baode_eval import runner
+
+    declared = runner.declared_parameters(paths.notebooks_dir() / "04_impact.ipynb")
+    import ast
+
+    values = {k: ast.literal_eval(v["default"]) for k, v in declared.items()}
+    s = nbk.settings(**{k: values[k] for k in ("lang", "outcomes", "comparison_group", "estimator", "years", "level",
+                                                "cluster")})
+    assert s.outcomes == nbk.DEFAULT_OUTCOMES
+    assert set(runner.RUNNER_PARAMETERS) <= set(declared)
 
 
 def test_cluster_column_must_exist_and_cover_every_household(bundled):
@@ -278,3 +294,73 @@ def test_excel_tables_for_officials(analysis, tmp_path):
     assert wb.sheetnames == ["Overall effects", "Pre-trend tests", "By site", "Income restoration", "Attrition"]
     values = [c.value for row in wb["Overall effects"].iter_rows() for c in row]
     assert "Per-capita net income (log)" in values
+
+
+# ---- the notebook on crafted data files, through the factory (one warm kernel) -----------------------
+
+@pytest.fixture(scope="module")
+def crafted_runs(bundled, tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("impact_crafted")
+    cols = ["household_id", "year", "site", "relocated", "relocation_year", "per_capita_net_income",
+            "employed_members", "labour_members", "family_doctor_signed"]
+    ids = bundled["household_id"].drop_duplicates()
+    relocated = bundled.loc[bundled["relocation_year"].fillna(0) > 0, "household_id"].drop_duplicates()
+    comparison = ids[~ids.isin(relocated)]
+    files = {
+        "one_year": bundled.loc[bundled["year"] == 2020, cols].head(300),
+        "one_batch": bundled.loc[bundled["relocation_year"] == 2018, cols].head(11 * 120),
+        "no_doctor": bundled.loc[bundled["household_id"].isin(set(relocated.head(200)) | set(comparison.head(100))),
+                                 [c for c in cols if c != "family_doctor_signed"]],
+    }
+    nb = paths.notebooks_dir() / "04_impact.ipynb"
+    jobs = []
+    for name, frame in files.items():
+        path = tmp / f"{name}.csv"
+        frame.to_csv(path, index=False)
+        lang = "zh" if name == "one_batch" else "en"
+        jobs.append(Job(name, nb, tmp / f"{name}.ipynb", {"lang": lang, "data_path": str(path),
+                                                          "results_path": str(tmp / f"{name}.json"),
+                                                          "output_dir": str(tmp)}, html=True))
+    results = {r.name: r for r in execute_jobs(jobs, workers=1, timeout=300, cwd=tmp)}
+    return tmp, results
+
+
+def _html_text(path):
+    import html
+    import re
+
+    text = path.read_text(encoding="utf-8")
+    text = re.sub(r"<style.*?</style>|<script.*?</script>", " ", text, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+def test_notebook_completes_on_one_year_with_a_not_applicable_section(crafted_runs):
+    tmp, results = crafted_runs
+    assert results["one_year"].status == "ok", results["one_year"].error
+    saved = json.loads((tmp / "one_year.json").read_text(encoding="utf-8"))["impact"]
+    assert saved["status"]["value"] == "not applicable"
+    assert "at least two" in saved["reason"]["value"]
+    page = _html_text(tmp / "one_year.html")
+    assert page.count("Not applicable") >= 5 and "at least two" in page
+
+
+def test_notebook_completes_when_all_relocated_in_one_year_with_no_comparison(crafted_runs):
+    tmp, results = crafted_runs
+    assert results["one_batch"].status == "ok", results["one_batch"].error
+    saved = json.loads((tmp / "one_batch.json").read_text(encoding="utf-8"))["impact"]
+    assert saved["status"]["value"] == "not applicable"
+    assert "从未搬迁" in saved["reason"]["value"] and "2018" in saved["reason"]["value"]
+    assert "不适用" in _html_text(tmp / "one_batch.html")
+
+
+def test_notebook_reports_an_absent_outcome_and_estimates_the_others(crafted_runs):
+    tmp, results = crafted_runs
+    assert results["no_doctor"].status == "ok", results["no_doctor"].error
+    saved = json.loads((tmp / "no_doctor.json").read_text(encoding="utf-8"))["impact"]
+    assert saved["status"]["value"] == "estimated"
+    assert saved["att_family_doctor"]["value"] is None
+    assert "family_doctor_signed" in saved["att_family_doctor_not_applicable"]["value"]
+    assert isinstance(saved["att_log_income"]["value"], float) and saved["att_log_income_se"]["value"] > 0
+    page = _html_text(tmp / "no_doctor.html")
+    assert "Not applicable" in page and "What can be concluded" in page
+    assert (tmp / "04_impact.xlsx").is_file()
