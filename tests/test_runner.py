@@ -121,3 +121,17 @@ def test_excel_tables_written_by_notebooks_are_linked(report):
 def test_runner_supplied_parameters_cannot_be_set_by_users(tmp_path):
     with pytest.raises(ParameterError, match="output_dir"):
         runner.run(tmp_path / "o", params={"output_dir": "/etc"})
+
+
+def test_impact_report_and_its_headline_figures(report):
+    _, out = report
+    assert (out / "04_impact.html").is_file() and (out / "04_impact.xlsx").is_file()
+    payload = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert payload["status"]["04_impact"] == "ok"
+    impact = payload["results"]["impact"]
+    assert impact["status"]["value"] == "estimated"
+    att, se = impact["att_log_income"]["value"], impact["att_log_income_se"]["value"]
+    assert 0 < se < att  # the bundled panel's effect is clearly positive (tests/test_impact_notebook.py pins it)
+    assert {"att_income", "att_employment_rate", "att_family_doctor", "pretrend_p_log_income"} <= set(impact)
+    page = (out / "04_impact.html").read_text(encoding="utf-8")
+    assert "What can be concluded" in page and "<img" in page
