@@ -19,6 +19,7 @@ from .io import read  # noqa: E402,F401
 _SUBMODULES = {
     "checks", "factory", "fonts", "framework", "i18n", "impact", "io", "mpi", "panel", "paths", "plots",
     "privacy", "published", "quality", "results", "runner", "schema", "scorecard", "simulate", "survey",
+    "employment", "income", "reports", "services",
 }
 
 

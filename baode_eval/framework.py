@@ -272,6 +272,35 @@ class Framework:
             names |= ind.numerator.names | ind.denominator.names
         return sorted(names - set(self.parameters))
 
+    def select(self, *, goals=None, indicators=None) -> "Framework":
+        """The same framework keeping only ``goals`` (ids) and/or ``indicators`` (ids), in
+        framework order; targets and parameters are unchanged. Unknown ids raise ParameterError
+        listing the known ones."""
+        from dataclasses import replace
+
+        from .errors import ParameterError
+
+        for name, wanted, known in (("goals", goals, [g.id for g in self.goals]),
+                                    ("indicators", indicators, [i.id for i in self.indicators])):
+            unknown = sorted(set(wanted or ()) - set(known))
+            if unknown:
+                raise ParameterError(f"{name}: unknown id(s) {unknown}; framework {self.id!r} has {known}")
+        keep = [i for i in self.indicators
+                if (goals is None or i.goal in goals) and (indicators is None or i.id in indicators)]
+        used = {i.goal for i in keep}
+        return replace(self, goals=tuple(g for g in self.goals if g.id in used), indicators=tuple(keep))
+
+    def missing_columns(self, data: pd.DataFrame) -> dict[str, list[str]]:
+        """``{indicator id: columns it needs that ``data`` lacks}`` (absent, or present with no
+        value at all), for indicators that cannot be estimated on ``data`` (empty when all can)."""
+        out = {}
+        for ind in self.indicators:
+            need = (ind.numerator.names | ind.denominator.names) - set(self.parameters)
+            lacking = sorted(c for c in need if c not in data.columns or not data[c].notna().any())
+            if lacking:
+                out[ind.id] = lacking
+        return out
+
     def table(self, lang: str = "en") -> pd.DataFrame:
         """One row per indicator: goal, id, label, kind, unit, definition, target, status, source."""
         rows = []

@@ -41,10 +41,12 @@ class Results:
         self._write()
         return value
 
-    def text(self) -> str:
-        """One 'key = value unit' line per figure: stable text for notebook regression tests."""
+    def text(self, keys=None) -> str:
+        """One 'key = value unit' line per figure (only ``keys``, in their order, when given):
+        stable text for notebook regression tests."""
         lines = []
-        for key, item in self.items.items():
+        chosen = self.items.items() if keys is None else [(k, self.items[k]) for k in keys]
+        for key, item in chosen:
             v = item["value"]
             shown = "NA" if v is None else (f"{v:,.{item['digits']}f}" if isinstance(v, float) else str(v))
             lines.append(f"{self.section}.{key} = {shown}" + (f" {item['unit']}" if item["unit"] else ""))

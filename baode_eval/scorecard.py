@@ -351,6 +351,19 @@ def build(
                         year_column=year_column)
 
 
+
+def build_available(data: pd.DataFrame, framework=None, *, goals=None, indicators=None, **options):
+    """:func:`build` on the indicators of ``goals`` / ``indicators`` (ids; default all) that ``data``
+    can support. Returns ``(card, missing)``: ``missing`` maps each indicator left out to the
+    columns it lacks (absent or empty), and ``card`` is None when no indicator is left."""
+    fwk = framework if isinstance(framework, fw.Framework) else fw.load(framework)
+    sub = fwk.select(goals=goals, indicators=indicators)
+    missing = sub.missing_columns(data)
+    usable = [i.id for i in sub.indicators if i.id not in missing]
+    if not usable:
+        return None, missing
+    return build(data, sub.select(indicators=usable), **options), missing
+
 _VERDICT_CODES = ("met", "not met", "inconclusive")
 
 
