@@ -139,12 +139,17 @@ class KernelSession:
 
 
 def parameterize(notebook: Path, parameters: dict):
-    """The notebook with papermill's ``injected-parameters`` cell, as papermill would run it."""
+    """The notebook with papermill's ``injected-parameters`` cell, as papermill would run it, and
+    no stored outputs: if a cell fails, the cells after it show nothing rather than the
+    committed baseline's numbers."""
     from papermill.parameterize import parameterize_notebook
 
     nb = nbformat.read(notebook, as_version=4)
     for cell in nb.cells:
         cell.metadata.setdefault("tags", [])
+        if cell.cell_type == "code":  # stored outputs (the nbval baselines) must never pass for this run's
+            cell.outputs = []
+            cell.execution_count = None
     nb.metadata.setdefault("papermill", {})
     return parameterize_notebook(nb, copy.deepcopy(parameters))
 

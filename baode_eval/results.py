@@ -16,13 +16,14 @@ from pathlib import Path
 
 
 def _plain(value):
-    """JSON-safe, rounded value: numpy scalars to Python, floats to 6 significant digits."""
+    """JSON-safe value: numpy scalars to Python, floats to 12 significant digits (enough to print
+    any rounding exactly, without float noise; rounding to fewer digits first would round twice)."""
     if hasattr(value, "item"):
         value = value.item()
     if isinstance(value, float):
         if not math.isfinite(value):
             return None
-        return float(f"{value:.6g}")
+        return float(f"{value:.12g}")
     return value
 
 

@@ -49,3 +49,26 @@ def test_jobs_run_on_warm_kernels_and_failures_stay_isolated(tmp_path, workers):
         injected = [c for c in out.cells if "injected-parameters" in c.metadata.get("tags", [])]
         assert len(injected) == 1 and f'site = "{s}"' in injected[0].source
         assert (tmp_path / "out" / f"{s}.html").is_file()
+
+
+def test_a_failed_job_shows_no_stored_outputs(tmp_path):
+    """Cells after a failure must not keep the committed notebook's outputs (stale numbers)."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('fail = False', metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("if fail:\n    raise ValueError('stop here')\nprint('first')"),
+        nbformat.v4.new_code_cell("print('headline = 42')"),
+    ]
+    nb.cells[2].outputs = [nbformat.v4.new_output("stream", name="stdout", text="headline = 41 (stale)\n")]
+    nb.cells[2].execution_count = 3
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path = tmp_path / "stored.ipynb"
+    nbformat.write(nb, path)
+    ok, failed = execute_jobs([Job("ok", path, tmp_path / "ok.ipynb", {}),
+                               Job("failed", path, tmp_path / "failed.ipynb", {"fail": True})], cwd=tmp_path)
+    assert (ok.status, failed.status) == ("ok", "failed")
+    good = nbformat.read(tmp_path / "ok.ipynb", as_version=4)
+    assert good.cells[-1].outputs[0]["text"] == "headline = 42\n"
+    bad = nbformat.read(tmp_path / "failed.ipynb", as_version=4)
+    assert bad.cells[-1].outputs == [] and bad.cells[-1].execution_count is None
+    assert "stale" not in (tmp_path / "failed.html").read_text(encoding="utf-8")
