@@ -9,6 +9,7 @@ scorecards it estimated) for their whole life — see :mod:`baode_eval.factory`.
     DIR/results.json          every site's headline figures and status, with provenance
     DIR/sites/<site>.html     the report for officials (no code)
     DIR/sites/<site>.ipynb    the executed notebook
+    DIR/sites/<site>.xlsx     the site's scorecard for the year shown (if the notebook takes ``excel_path``)
     DIR/sites/<site>.code.html  with code, only with ``code_html=True``
 
 A site whose notebook fails, times out or kills its kernel is marked failed in the index and
@@ -94,6 +95,7 @@ def report_by_site(
     notebook: str | Path | None = None,
     timeout: int = 300,
     code_html: bool = False,
+    excel: bool = True,
     kernel_name: str = "python3",
     log=print,
 ) -> SiteSummary:
@@ -142,6 +144,8 @@ def report_by_site(
             parameters["results_path"] = str(result_file)
         if "output_dir" in declared:
             parameters["output_dir"] = str(site_dir)
+        if excel and "excel_path" in declared:
+            parameters["excel_path"] = str(site_dir / f"{slugs[name]}.xlsx")
         batch.append(Job(name, nb, site_dir / f"{slugs[name]}.ipynb", parameters, html=True, code_html=code_html,
                          font_url=font_url))
         runs.append(SiteRun(site=name, slug=slugs[name]))
@@ -162,6 +166,8 @@ def report_by_site(
     for run, res in zip(runs, results):
         run.status, run.error, run.seconds = res.status, res.error, res.seconds
         run.files = {k: f"sites/{v}" for k, v in res.files.items()}
+        if res.status == "ok" and (site_dir / f"{run.slug}.xlsx").is_file():
+            run.files["xlsx"] = f"sites/{run.slug}.xlsx"
         f = work / f"{run.slug}.json"
         if f.is_file():
             run.results = next(iter(json.loads(f.read_text(encoding="utf-8")).values()), {})
@@ -201,6 +207,7 @@ _TEXT = {
     "report": {"zh": "报告", "en": "report"},
     "code": {"zh": "含代码", "en": "with code"},
     "ipynb": {"zh": "笔记本", "en": "notebook"},
+    "xlsx": {"zh": "Excel", "en": "Excel"},
     "failed": {"zh": "失败", "en": "failed"},
     "provenance": {"zh": "数据来源与可复现信息", "en": "Provenance"},
     "results_json": {"zh": "机器可读结果", "en": "Machine-readable results"},
@@ -220,7 +227,8 @@ def write_index(summary: SiteSummary, *, lang: str = "zh") -> Path:
         bar = "".join(f'<span title="{e(T[k])} {c[k]}" style="display:inline-block;height:.8em;width:{100 * c[k] / total:.1f}%;'
                       f'background:{col}"></span>' for k, col in _COLOURS.items() if c[k])
         links = " · ".join(f'<a href="{e(r.files[k])}">{e(T[label])}</a>'
-                           for k, label in (("html", "report"), ("html_code", "code"), ("ipynb", "ipynb")) if k in r.files)
+                           for k, label in (("html", "report"), ("xlsx", "xlsx"), ("html_code", "code"), ("ipynb", "ipynb"))
+                           if k in r.files)
         err = f'<div class="err">{e(T["failed"])}: {e(r.error or "")}</div>' if r.status != "ok" else ""
         reloc = r.results.get("relocated", {}).get("value")
         rows.append(

@@ -202,6 +202,13 @@ def test_site_reports_on_bundled_data(site_reports):
         assert run.site in page and "NBVAL_CHECK_OUTPUT" not in page and "import " not in page
         assert '@font-face{font-family:"Baode CJK";src:url("../_static/' in page
         assert "H000" not in page  # household IDs never reach a report
+        from openpyxl import load_workbook
+
+        book = load_workbook(out / run.files["xlsx"], read_only=True)
+        goal_sheets = [ws for ws in book.worksheets if ws.title != "说明 Notes"]
+        assert [ws.title.split()[0] for ws in goal_sheets] == ["稳得住", "有就业", "能致富", "可融入"]
+        rows = sum(ws.max_row - 1 for ws in goal_sheets)
+        assert rows == by_site.where(site=run.site, year=latest).tidy()["indicator"].nunique() == 27
     index = (out / "index.html").read_text(encoding="utf-8")
     ranked_sites = sorted(expected, key=expected.get)
     positions = [index.index(f"<td>{s}") for s in ranked_sites]

@@ -23,6 +23,7 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--notebook", metavar="FILE", help="a different site notebook (must declare a 'site' parameter)")
     p.add_argument("--timeout", type=int, default=300, help="seconds allowed per notebook cell (default 300)")
     p.add_argument("--code", action="store_true", help="also write each report's HTML with code")
+    p.add_argument("--no-excel", action="store_true", help="do not write each site's Excel scorecard")
     return p
 
 
@@ -33,7 +34,7 @@ def main(args) -> int:
     sites = [s.strip() for s in args.sites.split(",") if s.strip()] if args.sites else None
     summary = report_by_site(args.out, data=args.data, params=load_params_file(args.params), lang=args.lang,
                              jobs=args.jobs, sites=sites, notebook=args.notebook, timeout=args.timeout,
-                             code_html=args.code)
+                             code_html=args.code, excel=not args.no_excel)
     failed = summary.failed
     print(f"{len(summary.runs) - len(failed)} of {len(summary.runs)} site reports ok in {summary.seconds:.0f} s "
           f"-> {summary.out_dir / 'index.html'}")
