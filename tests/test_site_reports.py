@@ -215,3 +215,18 @@ def test_site_reports_on_bundled_data(site_reports):
     assert positions == sorted(positions)
     assert (out / "_static" / "NotoSansCJKsc-Regular-GB2312.otf").is_file()
     assert (out / "_static" / "LICENSE-OFL.txt").is_file()
+
+
+def test_a_site_without_relocated_households_is_not_applicable(small_province, tmp_path):
+    data = pd.read_parquet(small_province)
+    site = sorted(data["site"].dropna().unique())[0]
+    data.loc[data["site"] == site, "relocated"] = False
+    data.loc[data["site"] == site, "relocation_year"] = np.nan
+    path = tmp_path / "no_relocated.parquet"
+    data.to_parquet(path)
+    summary = batch.report_by_site(tmp_path / "out", data=path, sites=[site], jobs=1, lang="en",
+                                   log=lambda *a: None)
+    assert summary.exit_code == 0
+    page = (tmp_path / "out" / summary.runs[0].files["html"]).read_text(encoding="utf-8")
+    assert "Not applicable, because the site has no relocated households" in page
+    assert summary.runs[0].counts() == {"met": 0, "not met": 0, "inconclusive": 0, "suppressed": 0}
