@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from . import __version__, paths
 from .errors import DataError, ParameterError
 from .factory import Job, JobResult, execute_jobs
@@ -79,9 +81,27 @@ def slugify(names: list[str]) -> dict[str, str]:
 
 
 def _site_names(data_path: Path | None) -> list[str]:
-    from . import panel, sites
+    """The sites of the data. For Parquet only the site column is read (the kernels read and
+    validate the whole file themselves; doing it here too would cost a province-size read);
+    other formats go through the full reader."""
+    from . import panel, schema, sites
 
-    return sites.site_list(panel.read_households(str(data_path) if data_path else "").data)
+    path = panel.resolve(str(data_path) if data_path else "")
+    if path.suffix.lower() == ".parquet":
+        import pyarrow.parquet as pq
+
+        try:
+            names = pq.read_schema(path).names
+        except Exception:  # noqa: BLE001 - not readable as Parquet: let the reader say why
+            names = []
+        column = next((c for c in names if schema.lookup(c, "household") == "site"), None)
+        if column is not None:
+            values = pq.read_table(path, columns=[column]).column(0).to_pandas()
+            return sites.site_list(pd.DataFrame({"site": values.astype("string").str.strip().replace("", pd.NA)}))
+    try:
+        return sites.site_list(panel.read_households(path).data)
+    finally:
+        panel.clear_cache()  # the parent needs the names only; the data live in the kernels
 
 
 def report_by_site(
