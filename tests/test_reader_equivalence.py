@@ -243,3 +243,34 @@ def test_drawn_workbooks_read_as_before(tmp_path, rows, header):
     wb.save(p)
     assert_same_read(p)
     assert_same_read(p, keep_unknown=True, lang="zh")
+
+
+# --- the privacy scans, once per distinct value ------------------------------------------------
+
+_privacy_cell = st.one_of(st.none(), st.just(float("nan")), st.integers(0, 3), st.sampled_from(
+    ["", " ", "东关", make_id(5), " " + make_id(6) + " ", make_phone(7), f"电话{make_phone(8)}", "+86 138-1234-5678",
+     "H0001", "１３８１２３４５６７８"]))
+
+
+@settings(max_examples=80, deadline=None)
+@given(columns=st.lists(st.tuples(st.sampled_from(["object", "string", "str"]),
+                                  st.lists(_privacy_cell, min_size=6, max_size=6)), min_size=1, max_size=4),
+       share=st.sampled_from([0.5, 0.3, 1.0]), mode=st.sampled_from(["drop", "pseudonymise", "keep"]))
+def test_privacy_scans_match_the_cell_by_cell_ones(columns, share, mode):
+    from baode_eval import _io_reference as ref
+    from baode_eval import privacy
+
+    frame = {}
+    for i, (dtype, cells) in enumerate(columns):
+        if dtype == "object":
+            frame[f"c{i}"] = pd.Series(cells, dtype=object)
+        else:
+            frame[f"c{i}"] = pd.Series([v if isinstance(v, str) else None for v in cells], dtype=dtype)
+    df = pd.DataFrame(frame)
+    before = df.copy()
+    assert privacy.pattern_columns(df, share=share) == ref._pattern_columns(df, share=share)
+    personal = list(df.columns[:1])
+    new = privacy.protect(df, columns=personal, mode=mode, salt=SALT)
+    old = ref._protect(df, columns=personal, mode=mode, salt=SALT)
+    assert_same_frame(new, old, "protect")
+    pd.testing.assert_frame_equal(df, before)   # the caller's frame is left alone
