@@ -77,12 +77,24 @@ class Cells:
         """All cells as Python objects (slow: for rare paths)."""
         return [self.cell(i) for i in range(len(self))]
 
-    def take(self, positions: np.ndarray | None) -> "Cells":
-        """The cells at ``positions`` (``None``: all, this very object)."""
+    def take(self, positions: np.ndarray | slice | None) -> "Cells":
+        """The cells at ``positions`` (an index array or a slice; ``None``: all, this very object).
+
+        Text, int and bool cells keep their distinct values (equal cells of these kinds are the
+        same cell), so the taken column is not factorized again; a distinct value may then stand
+        for no cell of the taken column, which every use of them allows for.
+        """
         if positions is None:
             return self
-        values = self.values[positions] if isinstance(self.values, np.ndarray) else self.values.take(positions)
-        return Cells(self.kind, values, None if self.mask is None else self.mask[positions])
+        if isinstance(positions, slice) or isinstance(self.values, np.ndarray):
+            values = self.values[positions]
+        else:
+            values = self.values.take(positions)
+        out = Cells(self.kind, values, None if self.mask is None else self.mask[positions])
+        if self._found is not None and self._found[0] is not None and self.kind in (TEXT, INT, BOOL):
+            codes, uniques = self._found[0]
+            out._found = ((codes[positions], uniques),)
+        return out
 
     def factorize(self) -> tuple[np.ndarray, np.ndarray] | None:
         """(codes, distinct cells): ``codes[i]`` indexes the distinct cells, -1 for None/NaN.
@@ -116,6 +128,11 @@ class Cells:
             return ~np.isnan(self.values)
         if self.kind in (INT, BOOL):
             return np.ones(len(self), bool) if self.mask is None else ~self.mask
+        found = self.factorize()
+        if self.kind == TEXT and found is not None:    # distinct text cells are all str
+            codes, uniques = found
+            filled = np.array([bool(u.strip()) for u in uniques] + [False], dtype=bool)
+            return filled[codes]
         return self.map_distinct(lambda v: not blank(v), missing=False, dtype=bool)
 
     def texts(self) -> np.ndarray:
@@ -176,6 +193,12 @@ def _missing_like(v) -> bool:
     return v is None or v is pd.NA or v is pd.NaT or isinstance(v, (float, np.floating))
 
 
+def _all_missing_like(values: np.ndarray) -> bool:
+    """``_missing_like`` of every value (mostly None: checked at C speed first)."""
+    rest = values[~np.equal(values, None)] if len(values) else values
+    return all(_missing_like(v) for v in rest)
+
+
 def from_objects(values: np.ndarray) -> Cells:
     """Cells from an object array that holds them as the reader saw them (text rows, Excel rows)."""
     kind = _SIMPLE.get(infer_dtype(values, skipna=True) if len(values) else "empty", OBJECT)
@@ -184,7 +207,7 @@ def from_objects(values: np.ndarray) -> Cells:
     if kind == OBJECT:
         return Cells(OBJECT, values)
     na = pd.isna(values)
-    if not all(_missing_like(v) for v in values[na]):
+    if not _all_missing_like(values[na]):
         return Cells(OBJECT, values)
     present = values[~na]
     try:
@@ -226,7 +249,7 @@ def from_series(s: pd.Series) -> Cells:
         na = np.asarray(s.isna(), dtype=bool)
         mask = na if na.any() else None
         if pd.api.types.is_string_dtype(dtype):
-            return Cells(TEXT, s.to_numpy(dtype=object, na_value=None))
+            return Cells(TEXT, s.array)          # str or a missing marker; Arrow-backed stays in Arrow
         if pd.api.types.is_bool_dtype(dtype):
             return Cells(BOOL, s.to_numpy(dtype=bool, na_value=False), mask)
         if pd.api.types.is_integer_dtype(dtype):
@@ -236,7 +259,7 @@ def from_series(s: pd.Series) -> Cells:
     values = s.astype(object).to_numpy()
     if infer_dtype(values, skipna=True) in _SIMPLE:
         na = pd.isna(values)
-        if all(_missing_like(v) for v in values[na]):
+        if _all_missing_like(values[na]):
             cells = values.copy()
             cells[na] = None
             col = from_objects(cells)
@@ -248,75 +271,97 @@ def from_series(s: pd.Series) -> Cells:
 # --- cells typed per the codebook -----------------------------------------------------------
 
 _ASCII_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# printable ASCII without spaces or brackets: schema.normalise_header of such text is its lower case
+_PLAIN_ASCII = re.compile(r"[!-Z\\^-~]*")
+# rule of a failed cell, as a small code per cell
+RULES = np.array(["", "type", "non_finite", "category"], dtype=object)
+_OK, _TYPE, _NON_FINITE, _CATEGORY = 0, 1, 2, 3
+_CODE = {None: _OK, "type": _TYPE, "non_finite": _NON_FINITE, "category": _CATEGORY}
 
 
 def coerce(col: Cells, f: schema.Field) -> tuple[pd.Series, list[tuple[int, str]]]:
     """What ``schema.coerce_column`` gives for these cells: the typed column, and the
     (position, rule) of the cells that failed, in position order."""
     n = len(col)
+    if f.type == "int" and col.kind == INT and col.values.dtype == np.int64 and n and \
+            np.abs(col.values).max() <= 2 ** 53 and col.values.min() >= -2 ** 53:
+        # whole numbers that float64 holds exactly: parse_int's float round trip changes nothing
+        mask = np.zeros(n, bool) if col.mask is None else col.mask
+        return pd.Series(pd.arrays.IntegerArray(np.where(mask, 0, col.values), mask.copy()),
+                         index=pd.RangeIndex(n)), []
     if f.type in ("int", "float") and col.kind in (FLOAT, INT):
         x = col.values.astype(np.float64) if col.kind == INT else col.values
         missing = np.isnan(x) if col.kind == FLOAT else (np.zeros(n, bool) if col.mask is None else col.mask)
-        err = np.where(np.isinf(x), "non_finite", "").astype(object)
+        err = np.where(np.isinf(x), _NON_FINITE, _OK).astype(np.int8)
         return _numbers(x, missing, err, f, first_zero=col.kind == FLOAT)
     if f.type in ("int", "float") and col.kind == BOOL:
         present = np.ones(n, bool) if col.mask is None else ~col.mask
-        return _numbers(np.full(n, np.nan), np.ones(n, bool), np.where(present, "type", "").astype(object), f)
+        err = np.where(present, _TYPE, _OK).astype(np.int8)    # parse_number refuses True/False
+        return _numbers(np.full(n, np.nan), np.ones(n, bool), err, f)
     found = col.factorize()
     if found is None:   # unhashable cells: each parsed on its own, as the old cache did
         return _from_parsed([schema._parse_cell(schema._PARSERS[f.type], v) for v in col.cells()], f)
     codes, uniques = found
+    m = len(uniques)
     if f.type in ("int", "float"):
         # per distinct cell: plain ASCII numbers vectorised, the rest through the cell parser
-        m = len(uniques)
         x = np.full(m + 1, np.nan)
-        err = np.full(m + 1, "", dtype=object)
+        err = np.zeros(m + 1, dtype=np.int8)
         missing = np.zeros(m + 1, bool)
         missing[m] = True
         fast = np.zeros(m + 1, bool)
         fast[:m] = [type(u) is str and _ASCII_NUMBER.fullmatch(u) is not None for u in uniques]
         if fast.any():
             x[fast] = np.fromiter(map(float, uniques[fast[:m]]), dtype=np.float64)
-            err[fast & np.isinf(x)] = "non_finite"
+            err[fast & np.isinf(x)] = _NON_FINITE
         for i in np.flatnonzero(~fast[:m]):
             value, e = schema._parse_cell(schema.parse_number, uniques[i])
             if e is not None:
-                err[i] = e
+                err[i] = _CODE[e]
             elif value is None:
                 missing[i] = True
             else:
                 x[i] = value
-        # zeros from distinct float cells already carry the sign of the first one (factorize)
+        # zeros among distinct float cells already carry the sign of the first one (factorize)
         return _numbers(x[codes], missing[codes], err[codes], f)
-    parsed = [schema._parse_cell(schema._PARSERS[f.type], u) for u in uniques] + [(None, None)]
-    values = np.empty(len(parsed), dtype=object)
-    values[:] = [p[0] for p in parsed]
-    errs = np.array([p[1] or "" for p in parsed], dtype=object)
+    values = np.empty(m + 1, dtype=object)
+    err = np.zeros(m + 1, dtype=np.int8)
+    parser = schema._PARSERS[f.type]
+    plain_text = f.type in ("string", "category")
+    missing_words = schema.value_words("missing")
+    for i, u in enumerate(uniques):
+        if plain_text and type(u) is str and _PLAIN_ASCII.fullmatch(u):
+            # schema.is_missing and schema.parse_string, for text whose normal form is its lower case
+            values[i] = None if u.lower() in missing_words else u
+            continue
+        value, e = schema._parse_cell(parser, u)
+        values[i] = value
+        err[i] = _CODE[e]
     if f.type == "category" and f.categories:
         allowed = set(f.categories)
         outside = np.array([v is not None and v not in allowed for v in values], dtype=bool)
-        errs[outside] = "category"
+        err[outside] = _CATEGORY
         values[outside] = None
-    err_cells = errs[codes]
-    bad = [(int(i), err_cells[i]) for i in np.flatnonzero(err_cells != "")]
-    present = np.zeros(len(values), bool)
+    err_cells = err[codes]
+    bad = [(int(i), RULES[err_cells[i]]) for i in np.flatnonzero(err_cells)]
+    present = np.zeros(m + 1, bool)
     present[codes] = True
     return _typed(codes, values, present, f), bad
 
 
 def _numbers(x: np.ndarray, missing: np.ndarray, err: np.ndarray, f: schema.Field, first_zero: bool = False):
-    """An int or float column from float values (``missing``: empty cells; ``err``: rule per cell)."""
+    """An int or float column from float values (``missing``: empty cells; ``err``: rule code per cell)."""
     n = len(x)
-    ok = (err == "") & ~missing
+    ok = (err == _OK) & ~missing
     if f.type == "int":
         # schema.parse_int: a whole number, at most 2**62 in size
         whole = np.zeros(n, bool)
         whole[ok] = np.floor(x[ok]) == x[ok]
         err = err.copy()
-        err[ok & ~whole] = "type"
+        err[ok & ~whole] = _TYPE
         big = np.zeros(n, bool)
         big[ok & whole] = np.abs(x[ok & whole]) > 2.0 ** 62
-        err[big] = "non_finite"
+        err[big] = _NON_FINITE
         ok &= whole & ~big
         values = np.zeros(n, dtype=np.int64)
         values[ok] = x[ok].astype(np.int64)
@@ -329,7 +374,7 @@ def _numbers(x: np.ndarray, missing: np.ndarray, err: np.ndarray, f: schema.Fiel
             if len(zeros):
                 values[zeros] = values[zeros[0]]
         series = pd.Series(values, index=pd.RangeIndex(n))
-    return series, [(int(i), err[i]) for i in np.flatnonzero(err != "")]
+    return series, [(int(i), RULES[err[i]]) for i in np.flatnonzero(err)]
 
 
 def _from_parsed(parsed: list, f: schema.Field):
@@ -359,5 +404,16 @@ def _typed(codes: np.ndarray, values: np.ndarray, present: np.ndarray, f: schema
         lut = np.array([-1 if v is None else lookup.get(v, -1) for v in values], dtype=np.int64)
         return pd.Series(pd.Categorical.from_codes(lut[codes], categories=categories), index=index)
     if f.type in ("string", "period"):
-        return pd.Series(pd.array(values[codes], dtype="string"), index=index)
+        return pd.Series(_string_array(codes, values), index=index)
     return schema._typed(list(values[codes]), f, index)
+
+
+def _string_array(codes: np.ndarray, values: np.ndarray):
+    """``pd.array(values[codes], dtype="string")``, built in Arrow when that is the string storage."""
+    if pd.StringDtype().storage != "pyarrow":
+        return pd.array(values[codes], dtype="string")
+    import pyarrow as pa
+
+    missing = np.array([v is None for v in values], dtype=bool)
+    dictionary = pa.array([None if v is None else v for v in values], type=pa.large_string())
+    return pd.arrays.ArrowStringArray(dictionary.take(pa.array(codes % len(values), mask=missing[codes])))

@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import codecs
 import csv
+import inspect
 import io as _io
 import itertools
 import json
 import re
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -211,8 +213,19 @@ def _decode(data: bytes, encoding: str | None, path) -> tuple[str, str]:
     raise DataError("is neither UTF-8 nor GBK/GB18030 text; pass encoding=", path=path)
 
 
+def _first_lines(text: str, k: int) -> list[str]:
+    """``text.splitlines()[:k]`` without splitting a whole large text."""
+    size = 1 << 16
+    while size < len(text):
+        lines = text[:size].splitlines()
+        if len(lines) > k:   # the first k lines are whole: the (k+1)-th starts after them
+            return lines[:k]
+        size *= 4
+    return text.splitlines()[:k]
+
+
 def _sniff_delimiter(text: str) -> str:
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()][:25]
+    lines = [ln for ln in _first_lines(text, 50) if ln.strip()][:25]
     best, best_score = ",", (-1, -1)
     for d in _DELIMITERS:
         try:
@@ -233,7 +246,7 @@ def _sniff_delimiter(text: str) -> str:
 
 def _read_text(path: Path, data: bytes, encoding, sep) -> _Table:
     text, enc = _decode(data, encoding, path)
-    if not text.strip():
+    if not text or text.isspace():   # all whitespace (text.strip() would copy a large text)
         raise DataError("is empty (no header, no rows)", path=path)
     if sep is None:
         sep = "\t" if path.suffix.lower() == ".tsv" and "\t" in text else _sniff_delimiter(text)
@@ -402,9 +415,15 @@ def _frame_table(df: pd.DataFrame, fmt: str) -> _Table:
                   header=[str(c) for c in df.columns], typed=True)
 
 
+# one block per column: the reader takes the frame apart column by column, so pandas need not
+# consolidate columns into 2-D blocks first (same dtypes and values; pandas >= 3 takes the option)
+_PARQUET_OPTIONS = ({"to_pandas_kwargs": {"split_blocks": True}}
+                    if "to_pandas_kwargs" in inspect.signature(pd.read_parquet).parameters else {})
+
+
 def _read_parquet(path: Path) -> _Table:
     try:
-        df = pd.read_parquet(path)
+        df = pd.read_parquet(path, **_PARQUET_OPTIONS)
     except Exception as exc:
         raise _fail(path, "Parquet file", exc) from None
     return _frame_table(df, "parquet")
@@ -586,6 +605,7 @@ def read(path, *, table: Level = "auto", level: Level | None = None, sheet=None,
             grid = _read_parquet(path)
         else:
             grid = _read_dta(path)
+    del data   # the table holds what is needed (the bytes of a large text are large)
     try:
         return _build(path, grid, table=table, level=level, header_row=header_row, year=year, protect=protect,
                       salt=salt, derive_from_id=derive_from_id, keep_unknown=keep_unknown, options=options)
@@ -601,13 +621,18 @@ _READ_OPTIONS = {"table", "level", "sheet", "encoding", "sep", "header_row", "ye
 
 def _is_total_cell(v) -> bool:
     """A cell that marks a total row (合计, 总计:, Total …); a row is one if any of its first six cells is."""
-    if not isinstance(v, str):
+    if not isinstance(v, str) or not _total_initial(v[:1]):
         return False
     words = schema.value_words("total_row")
-    if schema.normalise_header(v[:1] or " ")[:1] not in {w[0] for w in words} | {""}:
-        return False
     s = schema.normalise_header(v).rstrip(":：")
     return s in words or (len(s) <= 6 and any(s.startswith(w) for w in words))
+
+
+@lru_cache(maxsize=4096)
+def _total_initial(first: str) -> bool:
+    """Whether a cell starting with ``first`` can be a total-row word (a quick test before the full one)."""
+    words = schema.value_words("total_row")
+    return schema.normalise_header(first or " ")[:1] in {w[0] for w in words} | {""}
 
 
 def _body_rows(grid: _Table, first: int, width: int):
@@ -676,8 +701,13 @@ def _build(path: Path, grid: _Table, *, table, level, header_row, year, protect,
     # body rows: skip blank, total and trailing note rows
     rows, info_rows, ragged, short = _body_rows(grid, first, width)
     n = len(rows)
-    every = first == 0 and n == len(grid)
-    raw = [col.take(None if every else rows) for col in grid.columns[:width]]
+    if first == 0 and n == len(grid):
+        taken = None                                  # every row is data (Parquet, Stata)
+    elif n and rows[-1] - rows[0] == n - 1:
+        taken = slice(int(rows[0]), int(rows[0]) + n)  # one run of rows (a CSV under its header)
+    else:
+        taken = rows
+    raw = [col.take(taken) for col in grid.columns[:width]]
     row_numbers = grid.numbers[rows]
     out.row_numbers = row_numbers
 
@@ -703,7 +733,7 @@ def _build(path: Path, grid: _Table, *, table, level, header_row, year, protect,
     if "year" not in typed and year is not None:
         typed["year"] = pd.Series(pd.array(np.full(n, int(year), dtype=np.int64), dtype="Int64"), index=range(n))
     order = [f for f in fields if f in typed]
-    frame = pd.DataFrame({name: typed[name] for name in order}, index=range(n))
+    frame = pd.DataFrame({name: typed[name] for name in order}, index=range(n), copy=False)
 
     _check_id_cells(raw, mapping, out)
     required = ["household_id"] + (["person_id"] if table == "person" else [])
@@ -759,7 +789,7 @@ def _build(path: Path, grid: _Table, *, table, level, header_row, year, protect,
         if s not in frame.columns or frame[s].isna().all():
             frame[s] = sex
 
-    valid = frame.loc[~bad_mask].reset_index(drop=True) if bad_mask.any() else frame.copy()
+    valid = frame.loc[~bad_mask].reset_index(drop=True) if bad_mask.any() else frame
     raw_q = list(raw)
     for col in key_personal:
         codes = _key_codes(frame[col], protect, salt)
@@ -767,7 +797,7 @@ def _build(path: Path, grid: _Table, *, table, level, header_row, year, protect,
             valid[col] = pd.array(_lookup_strings(valid[col], codes), dtype="string")
         c = next(c for c, name in mapping.items() if name == col)
         raw_q[c] = Cells(_cells.TEXT, raw[c].map_texts(lambda t: None if t is None else codes.get(t)))
-    data = privacy.protect(valid, columns=sorted(personal), mode=protect, salt=salt)
+    data = privacy._protect(valid, columns=sorted(personal), mode=protect, salt=salt)   # valid is ours: no copy
     quarantine = _quarantine(raw_q, labels, mapping, unknown_cols, keep_unknown, bad_mask, row_numbers, out,
                              personal, protect, salt)
 
@@ -897,7 +927,7 @@ def _quarantine(raw: list[Cells], labels, mapping, unknown_cols, keep_unknown, b
     file_errors = [f"{r['rule']}: {r['message']}" for r in out.records if r["severity"] == "error" and r["_pos"] is None]
     q["reasons"] = ["; ".join(reasons.get(int(p), []) + file_errors) for p in positions]
     mode = "drop" if protect == "keep" else protect  # a quarantine dump never holds personal data
-    q = privacy.protect(q, columns=sorted(personal), mode=mode, salt=salt)
+    q = privacy._protect(q, columns=sorted(personal), mode=mode, salt=salt)
     # reasons quote values: mask any personal pattern that a message carried
     q["reasons"] = q["reasons"].map(privacy.redact_text)
     return q
