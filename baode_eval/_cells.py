@@ -118,8 +118,8 @@ class Cells:
             return np.array([missing if v is None or v != v else fn(v) for v in self.cells()], dtype=dtype)
         codes, uniques = found
         lut = np.empty(len(uniques) + 1, dtype=dtype)
-        for i, v in enumerate(uniques):
-            lut[i] = fn(v)
+        for i in occurring(codes, len(uniques)):
+            lut[i] = fn(uniques[i])
         lut[len(uniques)] = missing
         return lut[codes]                     # code -1 picks the last entry
 
@@ -147,6 +147,14 @@ class Cells:
         if self.kind == OBJECT:   # equal objects can print differently (Decimal 1 and 1.0): cell by cell
             return np.array([text(v) for v in self.values] + [None], dtype=object)[:-1]
         return self.map_distinct(text, missing=text(None))
+
+
+def occurring(codes: np.ndarray, m: int):
+    """Indices of the distinct values that occur in ``codes`` (all of them, unless a taken column
+    holds few of its parent's distinct values)."""
+    if m <= 2 * len(codes):
+        return range(m)
+    return np.unique(codes[codes >= 0]).tolist()
 
 
 def _factorize(col: Cells) -> tuple[np.ndarray, np.ndarray] | None:
@@ -310,11 +318,13 @@ def coerce(col: Cells, f: schema.Field) -> tuple[pd.Series, list[tuple[int, str]
         missing = np.zeros(m + 1, bool)
         missing[m] = True
         fast = np.zeros(m + 1, bool)
-        fast[:m] = [type(u) is str and _ASCII_NUMBER.fullmatch(u) is not None for u in uniques]
+        todo = np.zeros(m + 1, bool)
+        todo[list(occurring(codes, m))] = True
+        fast[:m] = [t and type(u) is str and _ASCII_NUMBER.fullmatch(u) is not None for u, t in zip(uniques, todo)]
         if fast.any():
             x[fast] = np.fromiter(map(float, uniques[fast[:m]]), dtype=np.float64)
             err[fast & np.isinf(x)] = _NON_FINITE
-        for i in np.flatnonzero(~fast[:m]):
+        for i in np.flatnonzero(todo[:m] & ~fast[:m]):
             value, e = schema._parse_cell(schema.parse_number, uniques[i])
             if e is not None:
                 err[i] = _CODE[e]
@@ -329,7 +339,8 @@ def coerce(col: Cells, f: schema.Field) -> tuple[pd.Series, list[tuple[int, str]
     parser = schema._PARSERS[f.type]
     plain_text = f.type in ("string", "category")
     missing_words = schema.value_words("missing")
-    for i, u in enumerate(uniques):
+    for i in occurring(codes, m):
+        u = uniques[i]
         if plain_text and type(u) is str and _PLAIN_ASCII.fullmatch(u):
             # schema.is_missing and schema.parse_string, for text whose normal form is its lower case
             values[i] = None if u.lower() in missing_words else u
