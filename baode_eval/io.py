@@ -5,10 +5,18 @@
 >>> result.quarantine                              # rows with errors, with their reasons
 >>> result.report.to_dict()                        # rows_in, rows_valid, rows_quarantined, issues
 
-Pipeline (one way): bytes -> grid of cells (format, encoding, delimiter, sheet) -> header row(s)
+Pipeline (one way): bytes -> table of cells (format, encoding, delimiter, sheet) -> header row(s)
 found by matching the codebook's aliases -> total, note and blank rows skipped -> cells typed per
 the codebook -> rules (:mod:`baode_eval.checks`) -> rows with errors quarantined -> personal data
 dropped or pseudonymised (:mod:`baode_eval.privacy`) -> optionally persons collapsed to households.
+
+**Column by column**: the table holds each source column as one array
+(:class:`baode_eval._cells.Cells`) — typed where the source is typed (Parquet, Stata), Arrow
+text for delimited text without quote characters (parsed by Arrow's CSV reader), Python cells
+from ``csv.reader`` or Excel otherwise — and every per-cell rule (blank, total-row word, type,
+ID number, quarantine text) is applied once per distinct cell or vectorised. The results are
+those of the row-by-row reader it replaced, kept frozen in :mod:`baode_eval._io_reference`
+and compared in ``tests/test_reader_equivalence.py``.
 
 **Row numbers** in issues and in the quarantine (``row``) are 1-based and count every row of the
 source as a spreadsheet program shows it, title and header rows included: the first data row
