@@ -312,10 +312,13 @@ def check_relocation(data: pd.DataFrame, out: Collector) -> None:
 
 
 def _months(period: pd.Series) -> pd.Series:
-    s = period.astype("string")
+    """Months since year 0 of YYYYMM periods (NaN where not a period); computed once per distinct period."""
+    codes, distinct = pd.factorize(period.astype("string"))
+    s = pd.Series(distinct, dtype="string")
     y = pd.to_numeric(s.str.slice(0, 4), errors="coerce")
     m = pd.to_numeric(s.str.slice(4, 6), errors="coerce")
-    return (y * 12 + m).astype(float)
+    months = np.append((y * 12 + m).astype(float).to_numpy(), np.nan)
+    return pd.Series(months[np.asarray(codes)], index=period.index)
 
 
 def check_monitoring(data: pd.DataFrame, out: Collector) -> None:

@@ -5,10 +5,18 @@
 >>> result.quarantine                              # rows with errors, with their reasons
 >>> result.report.to_dict()                        # rows_in, rows_valid, rows_quarantined, issues
 
-Pipeline (one way): bytes -> grid of cells (format, encoding, delimiter, sheet) -> header row(s)
+Pipeline (one way): bytes -> table of cells (format, encoding, delimiter, sheet) -> header row(s)
 found by matching the codebook's aliases -> total, note and blank rows skipped -> cells typed per
 the codebook -> rules (:mod:`baode_eval.checks`) -> rows with errors quarantined -> personal data
 dropped or pseudonymised (:mod:`baode_eval.privacy`) -> optionally persons collapsed to households.
+
+**Column by column**: the table holds each source column as one array
+(:class:`baode_eval._cells.Cells`) — typed where the source is typed (Parquet, Stata), Arrow
+text for delimited text without quote characters (parsed by Arrow's CSV reader), Python cells
+from ``csv.reader`` or Excel otherwise — and every per-cell rule (blank, total-row word, type,
+ID number, quarantine text) is applied once per distinct cell or vectorised. The results are
+those of the row-by-row reader it replaced, kept frozen in :mod:`baode_eval._io_reference`
+and compared in ``tests/test_reader_equivalence.py``.
 
 **Row numbers** in issues and in the quarantine (``row``) are 1-based and count every row of the
 source as a spreadsheet program shows it, title and header rows included: the first data row
@@ -21,20 +29,24 @@ and listed as ``info`` issues); ``rows_in == rows_valid + rows_quarantined`` alw
 """
 from __future__ import annotations
 
+import codecs
 import csv
+import inspect
 import io as _io
+import itertools
 import json
-import math
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
 
-from . import checks, privacy, schema
+from . import _cells, checks, privacy, schema
+from ._cells import Cells
 from .errors import BaodeEvalError, DataError, ParameterError
 from .i18n import check_lang
 
@@ -112,17 +124,42 @@ class ReadResult:
 
 
 @dataclass
-class _Grid:
-    """Cells of a table before headers are known; ``numbers`` are source row numbers (1-based)."""
+class _Table:
+    """Cells of a sheet before headers are known, column by column (:class:`~baode_eval._cells.Cells`).
 
-    rows: list[list[Any]]
-    numbers: list[int]
+    ``lengths`` are the cells in each source row (a CSV row may be short or long), ``numbers``
+    the source row numbers (1-based). ``row(i)`` gives a row's cells as a list, as the header
+    detection reads them.
+    """
+
+    columns: list[Cells]
+    lengths: np.ndarray
+    numbers: np.ndarray
     format: str
     encoding: str | None = None
     sheet: str | None = None
     header: list[str] | None = None   # known for Parquet/Stata
     typed: bool = False               # cells carry types (Excel, Parquet, Stata) rather than text
-    extra_issues: list = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def row(self, i: int) -> list[Any]:
+        return [col.cell(i) for col in self.columns[: int(self.lengths[i])]]
+
+    def head(self, k: int) -> list[list[Any]]:
+        return [self.row(i) for i in range(min(k, len(self)))]
+
+
+def _table_from_rows(rows: list[list[Any]], fmt: str, *, typed: bool, **info) -> _Table:
+    """A table from rows of cells (CSV records, Excel rows); rows may differ in length."""
+    lengths = np.fromiter(map(len, rows), dtype=np.int64, count=len(rows))
+    columns = []
+    for col in itertools.zip_longest(*rows):     # short rows padded with None
+        values = np.empty(len(rows), dtype=object)
+        values[:] = col
+        columns.append(_cells.from_objects(values) if typed else Cells(_cells.TEXT, values))
+    return _Table(columns, lengths, np.arange(1, len(rows) + 1), fmt, typed=typed, **info)
 
 
 # --- formats ---------------------------------------------------------------------------------
@@ -184,8 +221,19 @@ def _decode(data: bytes, encoding: str | None, path) -> tuple[str, str]:
     raise DataError("is neither UTF-8 nor GBK/GB18030 text; pass encoding=", path=path)
 
 
+def _first_lines(text: str, k: int) -> list[str]:
+    """``text.splitlines()[:k]`` without splitting a whole large text."""
+    size = 1 << 16
+    while size < len(text):
+        lines = text[:size].splitlines()
+        if len(lines) > k:   # the first k lines are whole: the (k+1)-th starts after them
+            return lines[:k]
+        size *= 4
+    return text.splitlines()[:k]
+
+
 def _sniff_delimiter(text: str) -> str:
-    lines = [ln for ln in text.splitlines()[:50] if ln.strip()][:25]
+    lines = [ln for ln in _first_lines(text, 50) if ln.strip()][:25]
     best, best_score = ",", (-1, -1)
     for d in _DELIMITERS:
         try:
@@ -204,20 +252,75 @@ def _sniff_delimiter(text: str) -> str:
     return best
 
 
-def _read_text(path: Path, data: bytes, encoding, sep) -> _Grid:
+def _read_text(path: Path, data: bytes, encoding, sep) -> _Table:
     text, enc = _decode(data, encoding, path)
-    if not text.strip():
+    if not text or text.isspace():   # all whitespace (text.strip() would copy a large text)
         raise DataError("is empty (no header, no rows)", path=path)
     if sep is None:
         sep = "\t" if path.suffix.lower() == ".tsv" and "\t" in text else _sniff_delimiter(text)
+    fmt = "csv" if sep != "\t" else "tsv"
+    table = _text_table_arrow(text, data, enc, sep, fmt)
+    if table is not None:
+        return table
     rows = []
     try:
         for rec in csv.reader(_io.StringIO(text, newline=""), delimiter=sep):
             rows.append(rec)
     except csv.Error as exc:
         raise _fail(path, "CSV/TSV file", exc) from None
-    return _Grid(rows=rows, numbers=list(range(1, len(rows) + 1)), format="csv" if sep != "\t" else "tsv",
-                 encoding=enc)
+    return _table_from_rows(rows, fmt, typed=False, encoding=enc)
+
+
+def _text_table_arrow(text: str, data: bytes, enc: str, sep, fmt: str) -> _Table | None:
+    """The table of a plain delimited text, parsed by Arrow's CSV reader; None when the text is
+    not plain enough for the result to be exactly what ``csv.reader`` gives.
+
+    Plain: no quote character at all (then a record is a line, ended by \\r\\n, \\r or \\n, and
+    its cells are the line split at the delimiter), no NUL, no byte-order mark left in the text,
+    every record with the same number of cells (at least two), no cell longer than csv's field
+    limit. A blank line comes back as a row of empty cells instead of no cells: both are blank
+    rows, skipped alike.
+    """
+    if not isinstance(sep, str) or len(sep) != 1 or sep in '"\r\n' or '"' in text or "\x00" in text \
+            or text.startswith("\ufeff") or len(text) < _ARROW_MIN_CHARS:
+        return None
+    first = re.split(r"\r\n|\r|\n", text[:65536], maxsplit=1)[0]
+    width = first.count(sep) + 1
+    if not first or width < 2:
+        return None
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    if codecs.lookup(enc).name == "utf-8":
+        raw = data[3:] if data.startswith(b"\xef\xbb\xbf") else data
+    else:
+        raw = text.encode("utf-8")
+    names = [f"c{i}" for i in range(width)]
+    try:
+        arrow = pacsv.read_csv(
+            pa.BufferReader(raw),
+            read_options=pacsv.ReadOptions(column_names=names),
+            parse_options=pacsv.ParseOptions(delimiter=sep, quote_char=False, double_quote=False, escape_char=False,
+                                              newlines_in_values=False, ignore_empty_lines=False),
+            convert_options=pacsv.ConvertOptions(column_types={c: pa.large_string() for c in names},
+                                                 null_values=[], strings_can_be_null=False,
+                                                 quoted_strings_can_be_null=False))
+    except (pa.ArrowInvalid, UnicodeEncodeError):   # rows of different lengths, ...
+        return None
+    import pyarrow.compute as pc
+
+    limit = csv.field_size_limit()
+    columns = []
+    for col in arrow.columns:
+        longest = pc.max(pc.utf8_length(col)).as_py() if len(col) else 0
+        if longest is not None and longest > limit:
+            return None                              # csv.reader refuses such a file
+        columns.append(Cells(_cells.TEXT, pd.arrays.ArrowStringArray(col)))
+    n = arrow.num_rows
+    return _Table(columns, np.full(n, width, dtype=np.int64), np.arange(1, n + 1), fmt, encoding=enc)
+
+
+_ARROW_MIN_CHARS = 1 << 16   # smaller texts: csv.reader is as quick and needs no second look
 
 
 def _sheet_rows_xlsx(ws, limit=None) -> list[list[Any]]:
@@ -250,7 +353,7 @@ def _pick_sheet(names: list[str], sheet, loader, path, table_hint) -> tuple[str,
     return best, loader(best, None)
 
 
-def _read_xlsx(path: Path, data: bytes, sheet, table_hint) -> _Grid:
+def _read_xlsx(path: Path, data: bytes, sheet, table_hint) -> _Table:
     import openpyxl
 
     try:
@@ -267,10 +370,10 @@ def _read_xlsx(path: Path, data: bytes, sheet, table_hint) -> _Grid:
         raise _fail(path, ".xlsx workbook", exc) from None
     finally:
         wb.close()
-    return _Grid(rows=rows, numbers=list(range(1, len(rows) + 1)), format="xlsx", sheet=name, typed=True)
+    return _table_from_rows(rows, "xlsx", typed=True, sheet=name)
 
 
-def _read_xls(path: Path, data: bytes, sheet, table_hint) -> _Grid:
+def _read_xls(path: Path, data: bytes, sheet, table_hint) -> _Table:
     try:
         import xlrd
     except ImportError:  # pragma: no cover - xlrd is a dependency
@@ -309,36 +412,39 @@ def _read_xls(path: Path, data: bytes, sheet, table_hint) -> _Grid:
         raise
     except Exception as exc:
         raise _fail(path, ".xls workbook", exc) from None
-    return _Grid(rows=rows, numbers=list(range(1, len(rows) + 1)), format="xls", sheet=name, typed=True)
+    return _table_from_rows(rows, "xls", typed=True, sheet=name)
 
 
-def _frame_grid(df: pd.DataFrame, fmt: str) -> _Grid:
-    cols = [str(c) for c in df.columns]
-    values = []
-    for name in df.columns:
-        s = df[name]
-        values.append([None if (v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v)))
-                       else (v.item() if isinstance(v, np.generic) else v) for v in s.astype(object).tolist()])
-    rows = [list(r) for r in zip(*values)] if values else []
-    return _Grid(rows=rows, numbers=list(range(2, len(rows) + 2)), format=fmt, header=cols, typed=True)
+def _frame_table(df: pd.DataFrame, fmt: str) -> _Table:
+    """A typed frame (Parquet, Stata) as a table: typed columns stay typed arrays."""
+    columns = [_cells.from_series(df.iloc[:, i]) for i in range(df.shape[1])]
+    n = len(df)
+    return _Table(columns, np.full(n, df.shape[1], dtype=np.int64), np.arange(2, n + 2), fmt,
+                  header=[str(c) for c in df.columns], typed=True)
 
 
-def _read_parquet(path: Path) -> _Grid:
+# one block per column: the reader takes the frame apart column by column, so pandas need not
+# consolidate columns into 2-D blocks first (same dtypes and values; pandas >= 3 takes the option)
+_PARQUET_OPTIONS = ({"to_pandas_kwargs": {"split_blocks": True}}
+                    if "to_pandas_kwargs" in inspect.signature(pd.read_parquet).parameters else {})
+
+
+def _read_parquet(path: Path) -> _Table:
     try:
-        df = pd.read_parquet(path)
+        df = pd.read_parquet(path, **_PARQUET_OPTIONS)
     except Exception as exc:
         raise _fail(path, "Parquet file", exc) from None
-    return _frame_grid(df, "parquet")
+    return _frame_table(df, "parquet")
 
 
-def _read_dta(path: Path) -> _Grid:
+def _read_dta(path: Path) -> _Table:
     try:
         with pd.io.stata.StataReader(path) as reader:
             df = reader.read(convert_categoricals=True)
             labels = reader.variable_labels()
     except Exception as exc:
         raise _fail(path, "Stata .dta file", exc) from None
-    grid = _frame_grid(df, "dta")
+    grid = _frame_table(df, "dta")
     # Stata names cannot hold every Chinese header; fall back to the variable label
     grid.header = [c if schema.lookup(c, "person") or not labels.get(c) else labels[c] for c in grid.header]
     return grid
@@ -346,8 +452,7 @@ def _read_dta(path: Path) -> _Grid:
 
 # --- header detection ------------------------------------------------------------------------
 
-def _blank(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v)) or (isinstance(v, str) and not v.strip())
+_blank = _cells.blank
 
 
 def _text(v) -> str:
@@ -408,29 +513,34 @@ def _header_guess(rows: list[list[Any]], table_hint: str | None) -> tuple[int, i
     return best
 
 
-def _find_header(grid: _Grid, header_row: int | None, path) -> tuple[list[str], int, list[int]]:
+def _find_header(grid: _Table, header_row: int | None, path) -> tuple[list[str], int, list[int]]:
     """Labels, index of the first data row, and the source numbers of the header rows."""
     if grid.header is not None:
         return grid.header, 0, []
-    rows = grid.rows
-    if not any(any(not _blank(v) for v in r) for r in rows):
+    if not any(col.notblank().any() for col in grid.columns):
         raise DataError("is empty (no header, no rows)", path=path)
-    width = max(len(r) for r in rows)
+    width = int(grid.lengths.max())
+    numbers = grid.numbers.tolist()
     if header_row is not None:
-        idx = grid.numbers.index(header_row) if header_row in grid.numbers else None
+        idx = numbers.index(header_row) if header_row in numbers else None
         if idx is None:
             raise DataError(f"has no row {header_row}", path=path)
-        labels = [_text(rows[idx][c]) if c < len(rows[idx]) else "" for c in range(width)]
-        return labels, idx + 1, [grid.numbers[idx]]
+        row = grid.row(idx)
+        labels = [_text(row[c]) if c < len(row) else "" for c in range(width)]
+        return labels, idx + 1, [numbers[idx]]
+    rows = grid.head(HEADER_SCAN_ROWS)
     top, last, score = _header_guess(rows, None)
     if score <= 0:
-        first = next(r for r in rows if any(not _blank(v) for v in r))
+        filled = np.zeros(len(grid), bool)
+        for col in grid.columns:
+            filled |= col.notblank()
+        first = grid.row(int(np.argmax(filled)))
         shown = ", ".join(repr(_text(v)[:20]) for v in first[:5] if not _blank(v))
         raise DataError(f"has no header the codebook recognises (first row: {shown}); "
                         "check the delimiter, the sheet (sheet=) or the header row (header_row=)", path=path)
     width = max(len(r) for r in rows[: last + 1])
     labels = _labels_at(rows, last, top, width)
-    return labels, last + 1, grid.numbers[top: last + 1]
+    return labels, last + 1, numbers[top: last + 1]
 
 
 # --- the reader ------------------------------------------------------------------------------
@@ -503,6 +613,7 @@ def read(path, *, table: Level = "auto", level: Level | None = None, sheet=None,
             grid = _read_parquet(path)
         else:
             grid = _read_dta(path)
+    del data   # the table holds what is needed (the bytes of a large text are large)
     try:
         return _build(path, grid, table=table, level=level, header_row=header_row, year=year, protect=protect,
                       salt=salt, derive_from_id=derive_from_id, keep_unknown=keep_unknown, options=options)
@@ -516,18 +627,61 @@ _READ_OPTIONS = {"table", "level", "sheet", "encoding", "sep", "header_row", "ye
                  "derive_from_id", "keep_unknown", "lang", *checks.Options.__dataclass_fields__}
 
 
-def _is_total_row(cells: list[Any]) -> bool:
+def _is_total_cell(v) -> bool:
+    """A cell that marks a total row (合计, 总计:, Total …); a row is one if any of its first six cells is."""
+    if not isinstance(v, str) or not _total_initial(v[:1]):
+        return False
     words = schema.value_words("total_row")
-    initials = {w[0] for w in words}
-    for v in cells[:6]:
-        if isinstance(v, str) and schema.normalise_header(v[:1] or " ")[:1] in initials | {""}:
-            s = schema.normalise_header(v).rstrip(":：")
-            if s in words or (len(s) <= 6 and any(s.startswith(w) for w in words)):
-                return True
-    return False
+    s = schema.normalise_header(v).rstrip(":：")
+    return s in words or (len(s) <= 6 and any(s.startswith(w) for w in words))
 
 
-def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, salt, derive_from_id,
+@lru_cache(maxsize=4096)
+def _total_initial(first: str) -> bool:
+    """Whether a cell starting with ``first`` can be a total-row word (a quick test before the full one)."""
+    words = schema.value_words("total_row")
+    return schema.normalise_header(first or " ")[:1] in {w[0] for w in words} | {""}
+
+
+def _body_rows(grid: _Table, first: int, width: int):
+    """Which rows after the header are data: blank rows skipped, total rows and trailing notes
+    (single-cell rows after the last data row; a single-cell row followed by data is data) listed.
+
+    Returns the data rows (indices into ``grid``), the (rule, row number) of skipped total and note
+    rows, ragged rows {body position: filled cells} and short rows [body position].
+    """
+    m = len(grid) - first
+    filled = np.zeros(m, dtype=np.int64)
+    beyond = np.zeros(m, bool)            # a filled cell right of the header's last column
+    total = np.zeros(m, bool)
+    for c, col in enumerate(grid.columns):
+        nb = col.notblank()[first:]
+        filled += nb
+        if c >= width:
+            beyond |= nb
+        if c < 6 and col.kind in (_cells.TEXT, _cells.OBJECT):
+            total |= col.map_distinct(_is_total_cell, missing=False, dtype=bool)[first:]
+    total &= filled > 0
+    candidate = (filled > 0) & ~total
+    if width > 2 and grid.header is None:
+        note_like = candidate & (filled == 1)
+    else:
+        note_like = np.zeros(m, bool)
+    data = candidate & ~note_like
+    last_data = int(np.flatnonzero(data)[-1]) if data.any() else -1
+    after = np.arange(m) > last_data
+    notes = note_like & after
+    body = data | (note_like & ~after)     # single-cell rows followed by data are data
+    numbers = grid.numbers[first:]
+    info = [("total_row", int(x)) for x in numbers[total]] + [("note_row", int(x)) for x in numbers[notes]]
+    position = np.cumsum(body) - 1
+    lengths = grid.lengths[first:]
+    ragged = {int(position[i]): int(filled[i]) for i in np.flatnonzero(data & (lengths > width) & beyond)}
+    short = [int(position[i]) for i in np.flatnonzero(data & (lengths < width))] if not grid.typed else []
+    return first + np.flatnonzero(body), info, ragged, short
+
+
+def _build(path: Path, grid: _Table, *, table, level, header_row, year, protect, salt, derive_from_id,
            keep_unknown, options: checks.Options) -> ReadResult:
     labels, first, header_numbers = _find_header(grid, header_row, path)
     width = len(labels)
@@ -553,35 +707,16 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
         mapping[c] = name
 
     # body rows: skip blank, total and trailing note rows
-    body, numbers, pending_notes, ragged, short = [], [], [], {}, []
-    info_rows: list[tuple[str, int]] = []
-    for cells, number in zip(grid.rows[first:], grid.numbers[first:]):
-        filled = [v for v in cells if (v.strip() if isinstance(v, str) else not _blank(v))]
-        if not filled:
-            continue
-        if _is_total_row(cells):
-            info_rows.append(("total_row", number))
-            continue
-        if len(filled) == 1 and width > 2 and grid.header is None:
-            pending_notes.append((cells, number))   # a single-cell row: a note, unless data follow
-            continue
-        for cells_n, number_n in pending_notes:
-            body.append(cells_n)
-            numbers.append(number_n)
-        pending_notes = []
-        if len(cells) > width:
-            if any(not _blank(v) for v in cells[width:]):
-                ragged[len(body)] = len(cells) - sum(1 for v in reversed(cells) if _blank(v))
-        elif len(cells) < width and not grid.typed:
-            short.append(len(body))
-        body.append(list(cells[:width]) + [None] * max(0, width - len(cells)))
-        numbers.append(number)
-    for _, number in pending_notes:
-        info_rows.append(("note_row", number))
-
-    n = len(body)
-    raw = pd.DataFrame({c: pd.Series([r[c] for r in body], dtype=object) for c in range(width)}, index=range(n))
-    row_numbers = np.asarray(numbers, dtype=np.int64)
+    rows, info_rows, ragged, short = _body_rows(grid, first, width)
+    n = len(rows)
+    if first == 0 and n == len(grid):
+        taken = None                                  # every row is data (Parquet, Stata)
+    elif n and rows[-1] - rows[0] == n - 1:
+        taken = slice(int(rows[0]), int(rows[0]) + n)  # one run of rows (a CSV under its header)
+    else:
+        taken = rows
+    raw = [col.take(taken) for col in grid.columns[:width]]
+    row_numbers = grid.numbers[rows]
     out.row_numbers = row_numbers
 
     # file-level and row-level reading issues
@@ -598,15 +733,15 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
     typed: dict[str, pd.Series] = {}
     for c, name in mapping.items():
         f = fields[name]
-        values, bad = schema.coerce_column(raw[c], f)
+        values, bad = _cells.coerce(raw[c], f)
         typed[name] = values
-        for pos, rule in sorted(bad.items()):
+        for pos, rule in bad:
             extra = {"categories": list(f.categories or [])} if rule == "category" else {}
-            out.add(rule, pos, name, raw[c].iloc[pos], **extra)
+            out.add(rule, pos, name, raw[c].cell(pos), **extra)
     if "year" not in typed and year is not None:
-        typed["year"] = pd.Series(pd.array([int(year)] * n, dtype="Int64"), index=range(n))
+        typed["year"] = pd.Series(pd.array(np.full(n, int(year), dtype=np.int64), dtype="Int64"), index=range(n))
     order = [f for f in fields if f in typed]
-    frame = pd.DataFrame({name: typed[name] for name in order}, index=range(n))
+    frame = pd.DataFrame({name: typed[name] for name in order}, index=range(n), copy=False)
 
     _check_id_cells(raw, mapping, out)
     required = ["household_id"] + (["person_id"] if table == "person" else [])
@@ -619,15 +754,16 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
     # unknown columns: dropped (or kept as text); personal patterns recognised either way
     personal = set(privacy.personal_fields(table)) & set(frame.columns)
     if unknown_cols:
-        extra_frame = pd.DataFrame({lab: raw[c].map(lambda v: None if _blank(v) else schema.parse_string(v))
-                                    for c, lab in unknown_cols.items() if lab not in frame.columns}, index=range(n))
-        for lab in extra_frame.columns:
+        extra_cols = {lab: c for c, lab in unknown_cols.items() if lab not in frame.columns}   # the last of a name
+        for lab in extra_cols:
             if keep_unknown:
                 continue
             out.records.append({"rule": "unknown_column", "_pos": None, "column": lab, "value": "",
                                 "message": checks.message("unknown_column", options.lang), "severity":
                                 options.severity_of("unknown_column")})
         if keep_unknown:
+            extra_frame = pd.DataFrame({lab: _text_series(raw[c].texts(), range(n)) for lab, c in extra_cols.items()},
+                                       index=range(n))
             frame = pd.concat([frame, extra_frame.astype(object)], axis=1)
     key_cols = tuple(schema.key(table))
     by_pattern = privacy.pattern_columns(frame, skip=key_cols + tuple(personal))
@@ -661,17 +797,15 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
         if s not in frame.columns or frame[s].isna().all():
             frame[s] = sex
 
-    valid = frame.loc[~bad_mask].reset_index(drop=True)
-    raw_q = raw
+    valid = frame.loc[~bad_mask].reset_index(drop=True) if bad_mask.any() else frame
+    raw_q = list(raw)
     for col in key_personal:
         codes = _key_codes(frame[col], protect, salt)
         if protect != "keep":
-            valid[col] = pd.array([codes.get(v) for v in valid[col].tolist()], dtype="string")
+            valid[col] = pd.array(_lookup_strings(valid[col], codes), dtype="string")
         c = next(c for c, name in mapping.items() if name == col)
-        raw_q = raw_q.copy() if raw_q is raw else raw_q
-        raw_q[c] = pd.Series([None if _blank(v) else codes.get(schema.parse_string(v)) for v in raw[c].tolist()],
-                             index=raw.index, dtype=object)
-    data = privacy.protect(valid, columns=sorted(personal), mode=protect, salt=salt)
+        raw_q[c] = Cells(_cells.TEXT, raw[c].map_texts(lambda t: None if t is None else codes.get(t)))
+    data = privacy._protect(valid, columns=sorted(personal), mode=protect, salt=salt)   # valid is ours: no copy
     quarantine = _quarantine(raw_q, labels, mapping, unknown_cols, keep_unknown, bad_mask, row_numbers, out,
                              personal, protect, salt)
 
@@ -684,10 +818,25 @@ def _build(path: Path, grid: _Grid, *, table, level, header_row, year, protect, 
     return ReadResult(data=data, quarantine=quarantine, report=report)
 
 
+def _text_series(texts: np.ndarray, index) -> pd.Series:
+    """Texts (str or None) as the per-cell ``Series.map`` of the row-by-row reader typed them
+    (``str`` when any cell is text, else object)."""
+    return pd.Series(texts, index=index, dtype=object).map(lambda v: v)
+
+
+def _lookup_strings(values: pd.Series, codes: dict) -> np.ndarray:
+    """``codes.get(v)`` for each cell of a string column, once per distinct value."""
+    found, uniques = pd.factorize(values)
+    lut = np.empty(len(uniques) + 1, dtype=object)
+    lut[: len(uniques)] = [codes.get(v) for v in uniques]
+    lut[len(uniques)] = None
+    return lut[np.asarray(found)]
+
+
 def _key_codes(values: pd.Series, protect: str, salt) -> dict:
     """Replacement of a key column that holds ID or phone numbers: salted pseudonyms, or with
     ``protect="drop"`` codes K000001… in order of first appearance (stable within one file only)."""
-    distinct = [v for v in dict.fromkeys(values.tolist()) if isinstance(v, str)]
+    distinct = [v for v in pd.unique(values) if isinstance(v, str)]
     if protect == "pseudonymise":
         return {v: privacy.pseudonym(v, salt) for v in distinct}
     return {v: f"K{i + 1:06d}" for i, v in enumerate(distinct)}
@@ -696,32 +845,48 @@ def _key_codes(values: pd.Series, protect: str, salt) -> dict:
 def _whole_households(frame: pd.DataFrame, error_pos: list[int], out: checks.Collector) -> list[int]:
     """Before collapsing, a household with a quarantined member is quarantined whole (its counts would be wrong)."""
     keys = [k for k in ("household_id", "year") if k in frame.columns]
-    key = frame[keys].astype("string").fillna("").agg("\x1f".join, axis=1)
-    bad_keys = {key.iloc[p]: p for p in reversed(error_pos)}
-    extra = [p for p in range(len(frame)) if p not in set(error_pos) and key.iloc[p] in bad_keys]
+    key = frame[keys[0]].astype("string").fillna("")
+    for k in keys[1:]:
+        key = key + "\x1f" + frame[k].astype("string").fillna("")
+    key = key.to_numpy(dtype=object)
+    bad_keys = {key[p]: p for p in reversed(error_pos)}
+    is_error = np.zeros(len(frame), bool)
+    is_error[error_pos] = True
+    extra = np.flatnonzero(pd.Series(key).isin(list(bad_keys)).to_numpy() & ~is_error)
     for p in extra:
-        out.add("member_quarantined", p, "household_id", other=out.row_of(bad_keys[key.iloc[p]]))
-    return sorted(set(error_pos) | set(extra))
+        out.add("member_quarantined", int(p), "household_id", other=out.row_of(bad_keys[key[p]]))
+    return sorted(set(error_pos) | {int(p) for p in extra})
 
 
 _SCI = re.compile(r"^\d(\.\d+)?e\+?\d+$", re.I)
+_ID_AS_DECIMAL = re.compile(r"\d{15,18}\.0+")
 
 
-def _check_id_cells(raw: pd.DataFrame, mapping: dict[int, str], out: checks.Collector) -> None:
+def _id_cell_rule(v) -> str | None:
+    """The issue an ID-number cell raises, if any: stored as a number, or not a valid ID number."""
+    if _blank(v):
+        return None
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        return "id_as_number"
+    s = str(v).strip()
+    if _SCI.match(s) or _ID_AS_DECIMAL.fullmatch(s):
+        return "id_as_number"
+    if not privacy.is_id_number(s):
+        return "id_checksum"
+    return None
+
+
+def _check_id_cells(raw: list[Cells], mapping: dict[int, str], out: checks.Collector) -> None:
     for c, name in mapping.items():
         if name != "id_number":
             continue
-        for pos, v in enumerate(raw[c].tolist()):
-            if _blank(v):
-                continue
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                out.add("id_as_number", pos, name, v)
-                continue
-            s = str(v).strip()
-            if _SCI.match(s) or re.fullmatch(r"\d{15,18}\.0+", s):
-                out.add("id_as_number", pos, name, v)
-            elif not privacy.is_id_number(s):
-                out.add("id_checksum", pos, name, v)
+        col = raw[c]
+        if col.kind == _cells.OBJECT:   # equal objects can print differently: cell by cell
+            rules = np.array([_id_cell_rule(v) for v in col.values], dtype=object)
+        else:
+            rules = col.map_distinct(_id_cell_rule)
+        for pos in np.flatnonzero(rules != None):  # noqa: E711 - elementwise on an object array
+            out.add(rules[pos], int(pos), name, col.cell(int(pos)))
 
 
 def _mask(value: str) -> str:
@@ -751,26 +916,26 @@ def _issue_table(out: checks.Collector, row_numbers, personal: set) -> pd.DataFr
     return frame.sort_values(["_k", "_s"], kind="stable").drop(columns=["_k", "_s"]).reset_index(drop=True)
 
 
-def _quarantine(raw, labels, mapping, unknown_cols, keep_unknown, bad_mask, row_numbers, out, personal,
+def _quarantine(raw: list[Cells], labels, mapping, unknown_cols, keep_unknown, bad_mask, row_numbers, out, personal,
                 protect, salt) -> pd.DataFrame:
     """Source cells (as text, canonical names where known) of quarantined rows, with row and reasons."""
+    positions = np.flatnonzero(bad_mask)
     cols = {}
-    for c in range(raw.shape[1]):
+    for c in range(len(raw)):
         name = mapping.get(c) or (unknown_cols.get(c) if keep_unknown else None)
         if name is None or name in cols:
             continue
-        cols[name] = raw[c][bad_mask].map(lambda v: None if _blank(v) else schema.parse_string(v))
+        cols[name] = _text_series(raw[c].take(positions).texts(), positions)
     q = pd.DataFrame(cols).reset_index(drop=True).astype(object)
     reasons: dict[int, list[str]] = {}
     for rec in out.records:
         if rec["severity"] == "error" and rec["_pos"] is not None:
             reasons.setdefault(rec["_pos"], []).append(f"{rec['rule']}: {rec['message']}")
-    positions = np.flatnonzero(bad_mask)
     q.insert(0, "row", pd.array(row_numbers[positions].tolist(), dtype="Int64"))
     file_errors = [f"{r['rule']}: {r['message']}" for r in out.records if r["severity"] == "error" and r["_pos"] is None]
     q["reasons"] = ["; ".join(reasons.get(int(p), []) + file_errors) for p in positions]
     mode = "drop" if protect == "keep" else protect  # a quarantine dump never holds personal data
-    q = privacy.protect(q, columns=sorted(personal), mode=mode, salt=salt)
+    q = privacy._protect(q, columns=sorted(personal), mode=mode, salt=salt)
     # reasons quote values: mask any personal pattern that a message carried
     q["reasons"] = q["reasons"].map(privacy.redact_text)
     return q

@@ -103,6 +103,24 @@ def _check_salt(salt) -> None:
                              "(keep it secret and out of the repository)")
 
 
+def _distinct(values: pd.Series) -> tuple[np.ndarray, np.ndarray] | None:
+    """(codes, distinct values) of a column, -1 for missing values; None if values are unhashable."""
+    try:
+        codes, uniques = pd.factorize(values)
+    except TypeError:
+        return None
+    return np.asarray(codes), np.asarray(uniques, dtype=object)
+
+
+# either pattern anywhere in a text (a quick test: every ID or mobile number found above matches it)
+_ID_OR_PHONE_RE = re.compile(f"{_ID_RE.pattern}|{_PHONE_RE.pattern}")
+
+
+def _may_hold_personal(text: str) -> bool:
+    """False when ``text`` surely holds no ID or mobile number (neither pattern occurs anywhere in it)."""
+    return _ID_OR_PHONE_RE.search(text) is not None
+
+
 def pattern_columns(data: pd.DataFrame, *, skip: tuple[str, ...] = (), share: float = 0.5) -> list[str]:
     """Text columns where at least ``share`` of the non-empty cells are ID or mobile numbers."""
     found = []
@@ -112,8 +130,19 @@ def pattern_columns(data: pd.DataFrame, *, skip: tuple[str, ...] = (), share: fl
         s = data[col]
         if not (pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s)):
             continue
-        cells = [v for v in s.tolist() if isinstance(v, str) and v.strip()]
-        if cells and sum(looks_personal(v) for v in cells) >= share * len(cells):
+        distinct = _distinct(s)
+        if distinct is None:   # unhashable cells: one by one
+            cells = [v for v in s.tolist() if isinstance(v, str) and v.strip()]
+            n_cells, n_personal = len(cells), sum(looks_personal(v) for v in cells)
+        else:
+            # text equals only text, so counting per distinct value counts the same cells
+            codes, uniques = distinct
+            counts = np.bincount(codes[codes >= 0], minlength=len(uniques))
+            text = np.array([isinstance(v, str) and bool(v.strip()) for v in uniques], dtype=bool)
+            personal = np.array([bool(t) and _may_hold_personal(v) and looks_personal(v)
+                                 for v, t in zip(uniques, text)], dtype=bool)
+            n_cells, n_personal = int(counts[text].sum()), int(counts[personal].sum())
+        if n_cells and n_personal >= share * n_cells:
             found.append(col)
     return found
 
@@ -125,16 +154,19 @@ def protect(data: pd.DataFrame, *, columns, mode: Protect = "drop", salt=None) -
     except ``keep``. The caller's frame is not modified.
     """
     check_protect(mode)
-    out = data.copy()
+    return _protect(data.copy(), columns=columns, mode=mode, salt=salt)
+
+
+def _protect(out: pd.DataFrame, *, columns, mode: Protect = "drop", salt=None) -> pd.DataFrame:
+    """:func:`protect` without the copy: ``out`` may be changed (columns replaced), its arrays are not."""
+    check_protect(mode)
     if mode == "keep":
         return out
     columns = [c for c in columns if c in out.columns]
     if mode == "pseudonymise":
         _check_salt(salt)
         for c in columns:
-            out[c] = pd.array([None if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v))
-                               or str(v).strip() == "" else pseudonym(v, salt) for v in out[c].tolist()],
-                              dtype="string")
+            out[c] = pd.array(_pseudonyms(out[c], salt), dtype="string")
     else:
         out = out.drop(columns=columns)
     for c in out.columns:
@@ -142,11 +174,42 @@ def protect(data: pd.DataFrame, *, columns, mode: Protect = "drop", salt=None) -
             continue
         s = out[c]
         if pd.api.types.is_object_dtype(s) or pd.api.types.is_string_dtype(s):
-            vals = s.tolist()
-            if any(isinstance(v, str) and contains_personal(v) for v in vals):
-                new = [redact_text(v) if isinstance(v, str) else v for v in vals]
-                out[c] = pd.Series(new, index=s.index, dtype=s.dtype if pd.api.types.is_string_dtype(s) else object)
+            redacted = _redacted(s)
+            if redacted is not None:
+                out[c] = pd.Series(redacted, index=s.index,
+                                   dtype=s.dtype if pd.api.types.is_string_dtype(s) else object)
     return out
+
+
+def _pseudonym_or_none(v, salt):
+    if v is None or v is pd.NA or (isinstance(v, float) and np.isnan(v)) or str(v).strip() == "":
+        return None
+    return pseudonym(v, salt)
+
+
+def _pseudonyms(s: pd.Series, salt) -> list:
+    """Pseudonyms of a column's cells (None for empty ones); once per distinct value of a text column."""
+    if pd.api.types.is_string_dtype(s) and not pd.api.types.is_object_dtype(s):
+        codes, uniques = _distinct(s)
+        lut = np.array([_pseudonym_or_none(v, salt) for v in uniques] + [None], dtype=object)
+        return lut[codes].tolist()
+    # objects: equal values can print differently (1 and 1.0), so one by one
+    return [_pseudonym_or_none(v, salt) for v in s.tolist()]
+
+
+def _redacted(s: pd.Series) -> list | None:
+    """The column's cells with ID and phone numbers in text redacted; None if there are none."""
+    distinct = _distinct(s)
+    if distinct is None:
+        vals = s.tolist()
+        if not any(isinstance(v, str) and contains_personal(v) for v in vals):
+            return None
+        return [redact_text(v) if isinstance(v, str) else v for v in vals]
+    codes, uniques = distinct
+    hit = [isinstance(v, str) and _may_hold_personal(v) and contains_personal(v) for v in uniques]
+    if not any(hit):
+        return None
+    return [redact_text(v) if isinstance(v, str) else v for v in s.tolist()]
 
 
 def derive_age_sex(id_numbers: pd.Series, reference_year) -> tuple[pd.Series, pd.Series]:

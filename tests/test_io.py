@@ -199,6 +199,17 @@ def case_bad_ids_and_categories(tp):
     return _csv(tp, "bad_ids.csv", text), check
 
 
+def case_single_cell_row_inside_data(tp):
+    # a row with one filled cell is a trailing note only after the last data row; inside the data it
+    # is a data row (it used to crash the reader when shorter than the header)
+    text = "户编号,年度,人数\nH1,2022,3\nH2\nH3,2022,4\n注：单位为人\n"
+    def check(r):
+        return (r.report.rows_in == 3 and r.data["household_id"].tolist() == ["H1", "H2", "H3"]
+                and r.data["household_size"].isna().tolist() == [False, True, False]
+                and _pairs(r.report.issues) == [("note_row", 5)])
+    return _csv(tp, "single_cell.csv", text), check
+
+
 def _pairs(issues):
     return list(zip(issues["rule"], issues["row"].astype(int)))
 
