@@ -83,6 +83,8 @@ def main(argv=None) -> int:
     print(f"factory : {n:,} site reports ({len(summary.failed)} failed) in {factory_s:.1f} s "
           f"on {args.jobs} kernels = {factory_s / n:.3f} s per site; peak RSS {mem.peak / 2**30:.2f} GiB")
 
+    if args.peer_sites <= 0:
+        return 0
     import papermill as pm
 
     sites = [r.site for r in summary.runs][: args.peer_sites]
