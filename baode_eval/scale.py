@@ -189,13 +189,21 @@ def _one_line(exc) -> str:
 # the map step shared by the streaming and Dask engines
 
 
-def _to_pandas(table):
-    """Arrow -> pandas with nullable integers/booleans (fast, exact conversion to float64)."""
+def _to_pandas(table, keys=()):
+    """Arrow -> pandas for the kernel: numbers and booleans that are not keys straight to float64
+    (missing = NaN, what the kernel makes of them anyway; much cheaper than nullable pandas
+    columns), keys and text as pandas reads them."""
     import pyarrow as pa
+    import pyarrow.compute as pc
 
-    mapping = {pa.int8(): pd.Int64Dtype(), pa.int16(): pd.Int64Dtype(), pa.int32(): pd.Int64Dtype(),
-               pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
-    return table.to_pandas(types_mapper=mapping.get)
+    out = {}
+    for name, col in zip(table.column_names, table.columns):
+        t = col.type
+        if name not in keys and (pa.types.is_integer(t) or pa.types.is_floating(t) or pa.types.is_boolean(t)):
+            out[name] = pc.cast(col, pa.float64()).to_numpy()
+        else:
+            out[name] = col.to_pandas()
+    return pd.DataFrame(out, copy=False)
 
 
 _TEXT = pd.Series(["a"]).dtype  # pandas' own text dtype (str in pandas 3, object before)
@@ -254,14 +262,17 @@ def sums_streaming(source: ParquetSource, fwk, design, by, *, year_column="year"
 
     cols = needed_columns(fwk, design, by, year_column, source.columns)
     target = max(int(chunk_rows or 1_000_000), 1)
-    scanner = source.dataset.scanner(columns=cols, batch_size=min(target, 1 << 20), use_threads=True)
+    keys = {*by, *design.columns()}
+    # little read-ahead: the kernel is slower than the reader, and read-ahead batches wait in memory
+    scanner = source.dataset.scanner(columns=cols, batch_size=min(target, 1 << 20), use_threads=True,
+                                     batch_readahead=2, fragment_readahead=1)
     acc, pending, n = [], [], 0
 
     def flush():
         nonlocal pending, n
         if pending:
             table = pa.Table.from_batches(pending)
-            acc.append(framework_sums(_to_pandas(table), fwk, design, by, year_column, chunk_rows))
+            acc.append(framework_sums(_to_pandas(table, keys), fwk, design, by, year_column, chunk_rows))
             pending, n = [], 0
             if len(acc) >= SPLIT_EVERY:
                 acc[:] = [survey.combine_partial_sums(acc, by=by)]
@@ -274,7 +285,7 @@ def sums_streaming(source: ParquetSource, fwk, design, by, *, year_column="year"
             flush()
     flush()
     if not acc:  # no rows: the sums of an empty block give the right columns
-        empty = _to_pandas(source.schema.empty_table().select(cols))
+        empty = _to_pandas(source.schema.empty_table().select(cols), keys)
         acc = [framework_sums(empty, fwk, design, by, year_column, chunk_rows)]
     return survey.combine_partial_sums(acc, by=by)
 
@@ -309,7 +320,10 @@ def read_parquet_dask(source: ParquetSource, columns):
     """A Dask DataFrame over the source, only ``columns`` read, lazily."""
     dd = _dask_dataframe()
     try:
-        return dd.read_parquet(source.dask_path(), columns=list(columns), dtype_backend="numpy_nullable")
+        # one partition per row group: Dask's default (one per file, or "infer") made partitions
+        # of whole 12 M-row files here, several GiB each once in pandas
+        return dd.read_parquet(source.dask_path(), columns=list(columns), dtype_backend="numpy_nullable",
+                               split_row_groups=True)
     except Exception as exc:  # noqa: BLE001
         raise DataError(f"Dask cannot read this Parquet dataset: {_one_line(exc)}", path=source.path) from None
 

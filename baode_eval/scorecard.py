@@ -458,7 +458,8 @@ def build_from_parquet(
     one ``GROUP BY`` over the files (``connection``: a DuckDB connection to use, e.g. with a
     ``memory_limit``). Phase 2 runs here, on the summed cells. Every file must hold every
     needed column (the error names the file and the columns); the domain columns come back
-    with integer types as ``int64``. ``card.timings`` has the seconds of each phase.
+    with integer types as ``int64`` and text as pandas' own text dtype, whatever the files'
+    pandas metadata says. ``card.timings`` has the seconds of each phase.
     """
     from . import scale
 
@@ -671,8 +672,10 @@ class _Trend:
             lo, hi = survey.interval(diff, se, inf, kind="mean", level=level, df=summary.df, census=census)
             l1, h1 = survey.interval(diff, se, inf, kind="mean", level=2 * level - 1, df=summary.df, census=census)
             vt = verdict_codes(diff, l1, h1, np.zeros(len(a)), ">=")
-            if census:  # equal is not rising
-                vt[diff == 0] = 1
+            if census:  # equal is not rising; "equal" up to rounding, so that the verdict does not
+                # depend on the order in which an engine added the rows (relative 1e-12)
+                scale = np.maximum(np.abs(lin.est[a]), np.abs(lin.est[b]))
+                vt[np.abs(diff) <= 1e-12 * np.where(scale > 0, scale, 1.0)] = 1
             part = {"_dom": a, "from_year": self.years[b], "estimate": diff, "std_error": se, "ci_low": lo,
                     "ci_high": hi, "_verdict": vt}
             nan = np.full(len(a), np.nan)

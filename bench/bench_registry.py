@@ -167,8 +167,10 @@ def score(args) -> int:
                 a, b = base[col].to_numpy(np.float64), f[col].to_numpy(np.float64)
                 both = ~(np.isnan(a) & np.isnan(b))
                 worst = max(worst, float(np.nanmax(np.abs(a[both] - b[both]) / np.maximum(np.abs(a[both]), 1e-300))))
-            same = (base["verdict"].astype(str).to_numpy() == f["verdict"].astype(str).to_numpy()).all()
-            print(f"{e} vs {base_engine}: max relative difference {worst:.2e}, verdicts identical: {bool(same)}")
+            va = base["verdict"].astype(object).where(base["verdict"].notna(), "-").to_numpy()
+            vb = f["verdict"].astype(object).where(f["verdict"].notna(), "-").to_numpy()
+            print(f"{e} vs {base_engine}: max relative difference {worst:.2e}, "
+                  f"verdicts that differ: {int((va != vb).sum())} of {len(va):,}")
     return 0
 
 
