@@ -495,7 +495,7 @@ def sql_values(framework: Framework, *, year_column: str = "year") -> dict:
 def _to_float(s: pd.Series, name: str) -> np.ndarray:
     if s.dtype == bool:
         return s.to_numpy(np.float64)
-    if str(s.dtype) == "boolean" or pd.api.types.is_numeric_dtype(s.dtype):
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
         if isinstance(s.dtype, pd.api.extensions.ExtensionDtype):  # Int64, boolean, Arrow: straight to float
             return s.to_numpy(np.float64, na_value=np.nan)
         return pd.to_numeric(s).to_numpy(np.float64, na_value=np.nan)

@@ -255,6 +255,26 @@ def needed_columns(fwk: fw.Framework, design: survey.Design, by, year_column: st
 # engines
 
 
+def _batches(source: ParquetSource, cols, batch_rows: int):
+    """Record batches of ``cols``, file by file and row group by row group, with no read-ahead
+    (a dataset scanner reading ahead of the slower kernel held twice the memory here), hive
+    keys added as constant columns."""
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+    import pyarrow.parquet as pq
+
+    for frag in source.fragments():
+        keys = ds.get_partition_keys(frag.partition_expression)
+        in_file = [c for c in cols if c not in keys]
+        for batch in pq.ParquetFile(frag.path).iter_batches(batch_size=batch_rows, columns=in_file,
+                                                             use_threads=True):
+            if any(c in keys for c in cols):
+                arrays = {c: (pa.repeat(pa.scalar(keys[c], source.schema.field(c).type), batch.num_rows)
+                              if c in keys else batch.column(c)) for c in cols}
+                batch = pa.RecordBatch.from_pydict(arrays)
+            yield batch
+
+
 def sums_streaming(source: ParquetSource, fwk, design, by, *, year_column="year", chunk_rows=1_000_000) -> pd.DataFrame:
     """Streaming pandas engine: blocks of ~``chunk_rows`` rows, partial sums added every
     ``SPLIT_EVERY`` blocks. Deterministic: batches come in file and row-group order."""
@@ -263,21 +283,19 @@ def sums_streaming(source: ParquetSource, fwk, design, by, *, year_column="year"
     cols = needed_columns(fwk, design, by, year_column, source.columns)
     target = max(int(chunk_rows or 1_000_000), 1)
     keys = {*by, *design.columns()}
-    # little read-ahead: the kernel is slower than the reader, and read-ahead batches wait in memory
-    scanner = source.dataset.scanner(columns=cols, batch_size=min(target, 1 << 20), use_threads=True,
-                                     batch_readahead=2, fragment_readahead=1)
     acc, pending, n = [], [], 0
 
     def flush():
         nonlocal pending, n
         if pending:
             table = pa.Table.from_batches(pending)
-            acc.append(framework_sums(_to_pandas(table, keys), fwk, design, by, year_column, chunk_rows))
             pending, n = [], 0
+            acc.append(framework_sums(_to_pandas(table, keys), fwk, design, by, year_column, chunk_rows))
+            del table
             if len(acc) >= SPLIT_EVERY:
                 acc[:] = [survey.combine_partial_sums(acc, by=by)]
 
-    for batch in scanner.to_batches():
+    for batch in _batches(source, cols, min(target, 1 << 20)):
         if batch.num_rows:
             pending.append(batch)
             n += batch.num_rows
@@ -322,7 +340,9 @@ def read_parquet_dask(source: ParquetSource, columns):
     try:
         # one partition per row group: Dask's default (one per file, or "infer") made partitions
         # of whole 12 M-row files here, several GiB each once in pandas
-        return dd.read_parquet(source.dask_path(), columns=list(columns), dtype_backend="numpy_nullable",
+        # Arrow-backed columns: cheap to read, straight to float64 in the kernel (numpy_nullable
+        # cannot take a hive key's dictionary type)
+        return dd.read_parquet(source.dask_path(), columns=list(columns), dtype_backend="pyarrow",
                                split_row_groups=True)
     except Exception as exc:  # noqa: BLE001
         raise DataError(f"Dask cannot read this Parquet dataset: {_one_line(exc)}", path=source.path) from None

@@ -312,7 +312,7 @@ def combine_partial_sums(parts: Sequence[pd.DataFrame], *, by: Sequence[str] = (
     parts = [p for p in parts if p is not None]
     if len(parts) == 1:
         return parts[0]
-    frame = pd.concat(parts, ignore_index=True, copy=False) if parts else pd.DataFrame()
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     keys = _key_columns(by)
     g = frame.groupby(keys, dropna=False, sort=False, observed=True)
     value_cols = [c for c in frame.columns if c not in keys and c not in ("_fpc_min", "_fpc_max")]

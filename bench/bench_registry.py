@@ -136,20 +136,21 @@ def score(args) -> int:
           f"load average {os.getloadavg()[0]:.1f}", flush=True)
     results = []
     saved = {}
-    for engine in args.engines.split(","):
+    for spec in args.engines.split(","):
+        engine, _, sched = spec.partition("@")  # dask@local: the engine on that scheduler
         cmd = [sys.executable, __file__, "_score-one", "--data", args.data, "--engine", engine, "--by", args.by,
-               "--scheduler", args.scheduler, "--duckdb-memory", args.duckdb_memory]
+               "--scheduler", sched or args.scheduler, "--duckdb-memory", args.duckdb_memory]
         if args.compare:
-            saved[engine] = str(Path(args.compare) / f"tidy-{engine}.parquet")
-            cmd += ["--save", saved[engine]]
+            saved[spec] = str(Path(args.compare) / f"tidy-{spec.replace('@', '-')}.parquet")
+            cmd += ["--save", saved[spec]]
         print(f"== {engine}: {' '.join(cmd[2:])}", flush=True)
         res = run_measured(cmd, log=lambda line: print("   " + line, flush=True))
         info = {}
         for line in res["output"].splitlines():
             if line.startswith("{"):
                 info = json.loads(line)
-        results.append({"engine": engine, "ok": res["returncode"] == 0, "wall_s": round(res["wall_s"], 1),
-                        "peak_rss_gib": round(res["peak_rss_gib"], 2), **info})
+        results.append({**info, "engine": spec, "ok": res["returncode"] == 0, "wall_s": round(res["wall_s"], 1),
+                        "peak_rss_gib": round(res["peak_rss_gib"], 2)})
         print(f"   -> exit {res['returncode']}, wall {res['wall_s']:.1f} s, peak RSS (process tree) "
               f"{res['peak_rss_gib']:.2f} GiB", flush=True)
     print(json.dumps(results, indent=1, default=str))
@@ -187,7 +188,8 @@ def main(argv=None) -> int:
     g.add_argument("--overwrite", action="store_true")
     s = sub.add_parser("score", help="score the registry with each engine in turn")
     s.add_argument("--data", required=True)
-    s.add_argument("--engines", default="dask,duckdb,pandas")
+    s.add_argument("--engines", default="pandas,dask,dask@local,duckdb",
+                   help="comma-separated; dask@SCHEDULER runs Dask on that scheduler (local = a LocalCluster)")
     s.add_argument("--by", default="site,year")
     s.add_argument("--scheduler", default="threads", help="dask scheduler: threads, processes, local or tcp://...")
     s.add_argument("--duckdb-memory", default="8GB", help="DuckDB memory_limit")
