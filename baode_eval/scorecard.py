@@ -86,7 +86,10 @@ def resolve_design(data: pd.DataFrame, mode: str = "auto", *, weights=None, stra
         for key, canon in CANONICAL_DESIGN.items():
             if cols[key] is None and canon in columns and has_values(canon):
                 cols[key] = canon
-    if mode == "census":
+    if mode == "census" or cols["weights"] is None:
+        # census: strata and PSUs matter only for a superpopulation view; without it, keeping
+        # them would only multiply the phase-1 cells (one per PSU: 8 M instead of 240,000 on a
+        # registry) for exact rates that do not use them
         cols["weights"] = None
         if not superpopulation:
             cols = {k: None for k in cols}
