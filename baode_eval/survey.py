@@ -390,7 +390,10 @@ def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *
     except ImportError:  # pragma: no cover
         raise ParameterError("engine='duckdb' needs the duckdb package: pip install 'baode-eval[bench]'") from None
     by = tuple(by)
-    con = connection or duckdb.connect()
+    con = connection
+    if con is None:
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # no bar on the command line's stderr
     if isinstance(data, pd.DataFrame):
         con.register("_baode_rows", data)
         source = "_baode_rows"
@@ -403,21 +406,26 @@ def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *
     keys = [*(q(c) for c in by)]
     keys.append(q(design.strata) if design.strata else "0")
     keys.append(q(design.psu) if design.psu else "-1")
-    sel = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["COUNT(*) AS _rows"]
+    # each expression once per row in a sub-select; the aggregates only refer to its columns
+    # (inlined into three CASE aggregates each, the expressions were evaluated up to 5 times)
+    inner = [f"{k} AS k{i}" for i, k in enumerate(keys)] + [f"{w} AS _w", f"({in_dom}) AS _d"]
+    sel = [f"k{i}" for i in range(len(keys))] + ["COUNT(*) AS _rows"]
     second = design.psu is None and design.needs_variance
     for j, (name, (num, den)) in enumerate(ratios_sql.items()):
-        ok = f"({in_dom}) AND ({num}) IS NOT NULL AND ({den}) IS NOT NULL"
-        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({num}) END), 0) AS y{j}")
-        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({den}) END), 0) AS x{j}")
-        sel.append(f"COUNT(CASE WHEN {ok} AND ({den}) <> 0 THEN 1 END) AS n{j}")
+        inner.append(f"({num}) AS v{j}, ({den}) AS d{j}")
+        ok = f"_d AND v{j} IS NOT NULL AND d{j} IS NOT NULL"
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN _w * v{j} END), 0) AS y{j}")
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN _w * d{j} END), 0) AS x{j}")
+        sel.append(f"COUNT(CASE WHEN {ok} AND d{j} <> 0 THEN 1 END) AS n{j}")
         if second:
-            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({num})) END), 0) AS yy{j}")
-            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({den})) END), 0) AS xy{j}")
-            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({den})) * ({w} * ({den})) END), 0) AS xx{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN (_w * v{j}) * (_w * v{j}) END), 0) AS yy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN (_w * v{j}) * (_w * d{j}) END), 0) AS xy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN (_w * d{j}) * (_w * d{j}) END), 0) AS xx{j}")
     if design.fpc:
-        sel.append(f"MIN({q(design.fpc)}) AS _fpc_min, MAX({q(design.fpc)}) AS _fpc_max")
+        inner.append(f"{q(design.fpc)} AS _fpc")
+        sel.append("MIN(_fpc) AS _fpc_min, MAX(_fpc) AS _fpc_max")
     group = ", ".join(f"k{i}" for i in range(len(keys)))
-    res = con.execute(f"SELECT {', '.join(sel)} FROM {source} GROUP BY {group}").df()
+    res = con.execute(f"SELECT {', '.join(sel)} FROM (SELECT {', '.join(inner)} FROM {source}) GROUP BY {group}").df()
     if isinstance(data, pd.DataFrame):
         con.unregister("_baode_rows")
     nb = len(by)
