@@ -524,9 +524,10 @@ def sql_values(framework: Framework, *, year_column: str = "year") -> dict:
 def _to_float(s: pd.Series, name: str) -> np.ndarray:
     if s.dtype == bool:
         return s.to_numpy(np.float64)
-    if str(s.dtype) == "boolean" or pd.api.types.is_numeric_dtype(s.dtype):
-        return s.astype("float64").to_numpy(np.float64, na_value=np.nan) if str(s.dtype) in ("boolean",) \
-            else pd.to_numeric(s).to_numpy(np.float64, na_value=np.nan)
+    if pd.api.types.is_bool_dtype(s.dtype) or pd.api.types.is_numeric_dtype(s.dtype):
+        if isinstance(s.dtype, pd.api.extensions.ExtensionDtype):  # Int64, boolean, Arrow: straight to float
+            return s.to_numpy(np.float64, na_value=np.nan)
+        return pd.to_numeric(s).to_numpy(np.float64, na_value=np.nan)
     mapped = s.map({True: 1.0, False: 0.0, "是": 1.0, "否": 0.0, "True": 1.0, "False": 0.0, "true": 1.0,
                     "false": 0.0, 1: 1.0, 0: 0.0})
     bad = mapped.isna() & s.notna()

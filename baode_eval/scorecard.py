@@ -19,8 +19,10 @@ from __future__ import annotations
 
 import html as _html
 import json
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -68,19 +70,26 @@ def read_table(path) -> pd.DataFrame:
 
 
 def resolve_design(data: pd.DataFrame, mode: str = "auto", *, weights=None, strata=None, psu=None, fpc=None,
-                   lonely_psu="adjust", superpopulation=False) -> survey.Design:
+                   lonely_psu="adjust", superpopulation=False, columns=None, has_values=None) -> survey.Design:
     """The survey design: explicit columns, or the canonical ``weight/stratum/psu/fpc`` when present.
 
     ``mode="census"`` ignores weights (exact rates); ``"survey"`` requires weights; ``"auto"``
-    uses a ``weight`` column if the data has one with values, else census.
+    uses a ``weight`` column if the data has one with values, else census. For data that are
+    not in memory pass ``data=None`` with ``columns`` (names) and ``has_values(column) -> bool``.
     """
     check_option("design", mode, DESIGN_MODES)
+    if data is not None:
+        columns = data.columns
+        has_values = lambda c: bool(data[c].notna().any())  # noqa: E731
     cols = {"weights": weights, "strata": strata, "psu": psu, "fpc": fpc}
     if mode != "census" and weights is None:
         for key, canon in CANONICAL_DESIGN.items():
-            if cols[key] is None and canon in data.columns and data[canon].notna().any():
+            if cols[key] is None and canon in columns and has_values(canon):
                 cols[key] = canon
-    if mode == "census":
+    if mode == "census" or cols["weights"] is None:
+        # census: strata and PSUs matter only for a superpopulation view; without it, keeping
+        # them would only multiply the phase-1 cells (one per PSU: 8 M instead of 240,000 on a
+        # registry) for exact rates that do not use them
         cols["weights"] = None
         if not superpopulation:
             cols = {k: None for k in cols}
@@ -122,6 +131,7 @@ class Scorecard:
     census: bool
     design: survey.Design
     _make_changes: object = None
+    timings: dict = field(default_factory=dict)  # seconds per phase (engine, phase1_s, phase2_s)
 
     def tidy(self) -> pd.DataFrame:
         return self.table.copy()
@@ -296,8 +306,19 @@ def _target_text(r, fmt) -> str:
     return f"{'≥' if d == '>=' else '≤'} {_fmt(r['target'], fmt)}"
 
 
+def _is_dask_frame(data) -> bool:
+    return type(data).__module__.split(".")[0] in ("dask", "dask_expr") and hasattr(data, "map_partitions")
+
+
+def _engine(engine, default="pandas") -> str:
+    """The engine name, ``numpy`` (the name before Dask) being an alias of ``pandas``."""
+    engine = default if engine is None else engine
+    check_option("engine", engine, ENGINES)
+    return "pandas" if engine == "numpy" else engine
+
+
 def build(
-    data: pd.DataFrame,
+    data,
     framework=None,
     *,
     by: Sequence[str] | str | None = ("site", "year"),
@@ -314,19 +335,40 @@ def build(
     reference=None,
     year_column: str = "year",
     chunk_rows: int | None = 1_000_000,
-    engine: str = "numpy",
+    engine: str | None = None,
+    scheduler=None,
+    scheduler_timeout: float | None = None,
 ) -> Scorecard:
     """Every indicator of ``framework`` per ``by`` domain, with intervals, targets and verdicts.
 
+    ``data``: a pandas DataFrame; a Dask DataFrame (phase 1 then runs on Dask); or a path to a
+    Parquet file, directory or glob (read lazily, see :func:`build_from_parquet`) or a CSV file.
     ``framework``: a bundled name, a YAML path or a loaded :class:`~baode_eval.framework.Framework`
     (default: Baode's four goals). ``reference``: reference series table (default: the bundled
     one) for income growth comparisons. ``chunk_rows``: rows evaluated at a time in phase 1
-    (bounds memory on national data). ``engine="duckdb"`` runs phase 1 as one DuckDB
-    ``GROUP BY`` (optional dependency; same sums, same results). Everything else as
+    (bounds memory on national data). ``engine``: where phase 1 runs -- ``"pandas"`` (the
+    numpy kernel in this process; ``"numpy"`` is the same), ``"dask"`` (partitions on a Dask
+    ``scheduler``, see :func:`baode_eval.scale.dask_compute`) or ``"duckdb"`` (one ``GROUP BY``;
+    optional dependency); the default is ``"dask"`` for a Dask DataFrame, else ``"pandas"``.
+    The same sums, the same results to floating-point rounding. Everything else as
     :func:`baode_eval.survey.estimate`.
     """
-    if not isinstance(data, pd.DataFrame):
-        raise ParameterError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    if isinstance(data, (str, os.PathLike)):
+        suffix = Path(data).suffix.lower()
+        if suffix in (".csv", ".txt") and Path(data).is_file():
+            data = read_table(data)
+        else:
+            return build_from_parquet(
+                data, framework, by=by, level=level, lang=lang, design=design, weights=weights, strata=strata,
+                psu=psu, fpc=fpc, lonely_psu=lonely_psu, superpopulation=superpopulation,
+                baseline_year=baseline_year, reference=reference, year_column=year_column, chunk_rows=chunk_rows,
+                engine=engine, scheduler=scheduler, scheduler_timeout=scheduler_timeout)
+    dask_frame = _is_dask_frame(data)
+    if not isinstance(data, pd.DataFrame) and not dask_frame:
+        raise ParameterError(f"data must be a pandas or Dask DataFrame or a path, got {type(data).__name__}")
+    engine = _engine(engine, "dask" if dask_frame else "pandas")
+    if dask_frame and engine != "dask":
+        raise ParameterError(f"a Dask DataFrame runs with engine='dask', not {engine!r} (or .compute() it first)")
     lang = check_lang(lang)
     level = check_level(level)
     fwk = framework if isinstance(framework, fw.Framework) else fw.load(framework)
@@ -334,21 +376,126 @@ def build(
     missing = [c for c in by if c not in data.columns]
     if missing:
         raise ParameterError(f"by columns not in the data: {missing}")
-    des = resolve_design(data, design, weights=weights, strata=strata, psu=psu, fpc=fpc, lonely_psu=lonely_psu,
-                         superpopulation=superpopulation)
-    check_option("engine", engine, ENGINES)
-    if engine == "duckdb":
+    if dask_frame:
+        des = resolve_design(None, design, weights=weights, strata=strata, psu=psu, fpc=fpc, lonely_psu=lonely_psu,
+                             superpopulation=superpopulation, columns=list(data.columns),
+                             has_values=lambda c: bool(data[c].notnull().any().compute()))
+    else:
+        des = resolve_design(data, design, weights=weights, strata=strata, psu=psu, fpc=fpc, lonely_psu=lonely_psu,
+                             superpopulation=superpopulation)
+    t0 = time.perf_counter()
+    if engine in ("duckdb", "dask"):
         missing = [c for c in fwk.columns() if c not in data.columns]
         if missing:
             raise DataError(f"columns needed by the framework {fwk.id!r} are not in the data: {missing}")
+    if engine == "duckdb":
         summary = survey.sufficient_statistics_sql(data, fw.sql_values(fwk, year_column=year_column), design=des,
                                                    by=by)
+    elif engine == "dask":
+        from . import scale
+
+        if not dask_frame:
+            data = scale.from_pandas_dask(data, scale.needed_columns(fwk, des, by, year_column, data.columns),
+                                          chunk_rows=chunk_rows)
+        dtypes = {c: data[c].dtype for c in by}
+        sums = scale.sums_dask(data, fwk, des, by, year_column=year_column, chunk_rows=chunk_rows,
+                               scheduler=scheduler, scheduler_timeout=_timeout(scheduler_timeout))
+        summary = survey.summary_from_partial_sums(sums, names=[i.id for i in fwk.indicators], design=des, by=by,
+                                                   dtypes=dtypes)
     else:
         summary = survey.sufficient_statistics(
             data, lambda block: fw.row_values(block, fwk, year_column=year_column), design=des, by=by,
             chunk_rows=chunk_rows)
-    return from_summary(summary, fwk, level=level, lang=lang, baseline_year=baseline_year, reference=reference,
+    t1 = time.perf_counter()
+    card = from_summary(summary, fwk, level=level, lang=lang, baseline_year=baseline_year, reference=reference,
                         year_column=year_column)
+    card.timings.update(engine=engine, phase1_s=t1 - t0, phase2_s=time.perf_counter() - t1)
+    return card
+
+
+def _timeout(value) -> float:
+    from .scale import SCHEDULER_TIMEOUT
+
+    if value is None:
+        return SCHEDULER_TIMEOUT
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        raise ParameterError(f"scheduler_timeout must be a number of seconds, got {value!r}") from None
+    if not value > 0:
+        raise ParameterError(f"scheduler_timeout must be > 0 seconds, got {value!r}")
+    return value
+
+
+def build_from_parquet(
+    path,
+    framework=None,
+    *,
+    by: Sequence[str] | str | None = ("site", "year"),
+    level: float = 0.95,
+    lang: str = "zh",
+    design: str = "auto",
+    weights: str | None = None,
+    strata: str | None = None,
+    psu: str | None = None,
+    fpc: str | None = None,
+    lonely_psu: str = "adjust",
+    superpopulation: bool = False,
+    baseline_year: int | None = None,
+    reference=None,
+    year_column: str = "year",
+    chunk_rows: int | None = 1_000_000,
+    engine: str | None = "pandas",
+    scheduler=None,
+    scheduler_timeout: float | None = None,
+    connection=None,
+) -> Scorecard:
+    """:func:`build` on a Parquet file, a directory of Parquet files (hive-partitioned or not)
+    or a glob, read lazily: only the columns the framework, the domains and the design need,
+    never all rows at once.
+
+    ``engine``: ``"pandas"`` streams record batches through the numpy kernel in this process;
+    ``"dask"`` maps the kernel over the partitions of ``dask.dataframe.read_parquet`` on
+    ``scheduler`` (``None``/``"threads"``, ``"processes"``, ``"local"`` for a LocalCluster,
+    ``"tcp://host:8786"`` for a running cluster, or a ``distributed.Client``); ``"duckdb"`` runs
+    one ``GROUP BY`` over the files (``connection``: a DuckDB connection to use, e.g. with a
+    ``memory_limit``). Phase 2 runs here, on the summed cells. Every file must hold every
+    needed column (the error names the file and the columns); the domain columns come back
+    with integer types as ``int64`` and text as pandas' own text dtype, whatever the files'
+    pandas metadata says. ``card.timings`` has the seconds of each phase.
+    """
+    from . import scale
+
+    engine = _engine(engine)
+    lang = check_lang(lang)
+    level = check_level(level)
+    fwk = framework if isinstance(framework, fw.Framework) else fw.load(framework)
+    by = (by,) if isinstance(by, str) else tuple(by or ())
+    t0 = time.perf_counter()
+    source = scale.ParquetSource(path)
+    source.check_columns(by, what="the domains (by)")
+    des = resolve_design(None, design, weights=weights, strata=strata, psu=psu, fpc=fpc, lonely_psu=lonely_psu,
+                         superpopulation=superpopulation, columns=source.columns, has_values=source.has_values)
+    source.check_columns(des.columns(), what="the survey design")
+    source.check_columns(fwk.columns(), what=f"the framework {fwk.id!r}")
+    dtypes = source.dtypes(by)
+    names = [i.id for i in fwk.indicators]
+    if engine == "duckdb":
+        summary = scale.sums_duckdb(source, fwk, des, by, year_column=year_column, connection=connection)
+        summary.extra["dtypes"] = dtypes
+    else:
+        if engine == "dask":
+            ddf = scale.read_parquet_dask(source, scale.needed_columns(fwk, des, by, year_column, source.columns))
+            sums = scale.sums_dask(ddf, fwk, des, by, year_column=year_column, chunk_rows=chunk_rows,
+                                   scheduler=scheduler, scheduler_timeout=_timeout(scheduler_timeout))
+        else:
+            sums = scale.sums_streaming(source, fwk, des, by, year_column=year_column, chunk_rows=chunk_rows)
+        summary = survey.summary_from_partial_sums(sums, names=names, design=des, by=by, dtypes=dtypes)
+    t1 = time.perf_counter()
+    card = from_summary(summary, fwk, level=level, lang=lang, baseline_year=baseline_year, reference=reference,
+                        year_column=year_column)
+    card.timings.update(engine=engine, phase1_s=t1 - t0, phase2_s=time.perf_counter() - t1)
+    return card
 
 
 
@@ -541,8 +688,10 @@ class _Trend:
             lo, hi = survey.interval(diff, se, inf, kind="mean", level=level, df=summary.df, census=census)
             l1, h1 = survey.interval(diff, se, inf, kind="mean", level=2 * level - 1, df=summary.df, census=census)
             vt = verdict_codes(diff, l1, h1, np.zeros(len(a)), ">=")
-            if census:  # equal is not rising
-                vt[diff == 0] = 1
+            if census:  # equal is not rising; "equal" up to rounding, so that the verdict does not
+                # depend on the order in which an engine added the rows (relative 1e-12)
+                scale = np.maximum(np.abs(lin.est[a]), np.abs(lin.est[b]))
+                vt[np.abs(diff) <= 1e-12 * np.where(scale > 0, scale, 1.0)] = 1
             part = {"_dom": a, "from_year": self.years[b], "estimate": diff, "std_error": se, "ci_low": lo,
                     "ci_high": hi, "_verdict": vt}
             nan = np.full(len(a), np.nan)

@@ -255,6 +255,7 @@ class _Population:
     person_offsets: np.ndarray  # persons of household i: offsets[i]:offsets[i+1]
     person: dict  # static person arrays
     psu_names: np.ndarray
+    region: int | None = None
     params: dict = field(default_factory=dict)
     arrow_cache: dict = field(default_factory=dict)
 
@@ -279,9 +280,24 @@ def _rank_within(group: np.ndarray, key: np.ndarray) -> np.ndarray:
     return rank
 
 
+def _rng(seed: int, key: int, region: int | None) -> np.random.Generator:
+    """The random stream ``key`` (0 = population, b + 1 = household block b) of ``seed``;
+    a region draws from its own child streams (spawn key), so regions are independent and
+    ``region=None`` keeps the streams (and the bytes) of a single-population simulation."""
+    if region is None:
+        return np.random.default_rng([seed, key])
+    return np.random.default_rng(np.random.SeedSequence([seed, key], spawn_key=(region,)))
+
+
+def _region_prefix(region: int | None) -> str:
+    """Label prefix of a region's names and household IDs (empty without regions)."""
+    return "" if region is None else f"区域{region + 1:03d}-"
+
+
 def _build_population(households, sites, comparison, residents, units, years, seed, mode, effects,
-                      psu_fraction, households_per_psu) -> _Population:
-    rng = np.random.default_rng([seed, 0])
+                      psu_fraction, households_per_psu, region=None) -> _Population:
+    rng = _rng(seed, 0, region)
+    prefix = _region_prefix(region)
     baode = sites == BAODE_SITES and households == BAODE_HOUSEHOLDS
     n_rel, n_cmp = households, comparison
     n_hh = n_rel + n_cmp
@@ -292,13 +308,13 @@ def _build_population(households, sites, comparison, residents, units, years, se
     else:
         site_hh = _split_total(n_rel, rng.lognormal(0.0, 0.6, sites))
     width = max(2, len(str(sites)))
-    site_names = np.array([f"安置点{i + 1:0{width}d}" for i in range(sites)])
+    site_names = np.array([f"{prefix}安置点{i + 1:0{width}d}" for i in range(sites)])
     one_county = sites <= 8  # Baode-like: a single county
     n_county = 1 if one_county else max(1, sites // 25)
-    county_names = np.array([BAODE_COUNTY] if one_county else [f"县{i + 1:04d}" for i in range(n_county)])
+    county_names = np.array([prefix + BAODE_COUNTY] if one_county else [f"{prefix}县{i + 1:04d}" for i in range(n_county)])
     site_county = np.sort(rng.integers(0, n_county, sites)) if n_county > 1 else np.zeros(sites, np.int64)
     towns_per_county = 12
-    township_names = np.array([f"{county_names[c]}乡镇{t + 1:02d}" if not one_county else f"乡镇{t + 1:02d}"
+    township_names = np.array([f"{county_names[c]}乡镇{t + 1:02d}" if not one_county else f"{prefix}乡镇{t + 1:02d}"
                                for c in range(n_county) for t in range(towns_per_county)])
     villages_per_town = max(3, int(math.ceil(n_hh / n_county / towns_per_county / 25)))
     n_villages = n_county * towns_per_county * villages_per_town
@@ -445,7 +461,7 @@ def _build_population(households, sites, comparison, residents, units, years, se
         n_rel=n_rel, n_hh=n_hh, years=np.arange(years[0], years[1] + 1), seed=seed, effects=effects,
         site_names=site_names, county_names=county_names, township_names=township_names,
         village_names=village_names, stratum_names=stratum_names, site_multiplier=mult,
-        site_units=site_units, hh=hh, person_offsets=offsets, person=person, psu_names=psu_names,
+        site_units=site_units, hh=hh, person_offsets=offsets, person=person, psu_names=psu_names, region=region,
     )
 
 
@@ -492,7 +508,7 @@ def _runs(values, starts: np.ndarray) -> np.ndarray:
 def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) -> dict:
     """Columns (numpy arrays, codes for categories, NaN/-1 for missing) of households lo:hi."""
     eff = pop.effects
-    rng = np.random.default_rng([pop.seed, lo // CHUNK_HOUSEHOLDS + 1])
+    rng = _rng(pop.seed, lo // CHUNK_HOUSEHOLDS + 1, pop.region)
     years = pop.years
     T = len(years)
     H = hi - lo
@@ -911,7 +927,7 @@ def _arrow_table(pop: _Population, cols: dict, keep: np.ndarray, table: Level, m
     hh_codes = c["_hh"]
     lo = int(hh_codes.min()) if n else 0
     hi = int(hh_codes.max()) + 1 if n else 0
-    ids = pa.array(_household_ids(np.arange(lo, hi)).tolist(), pa.string())
+    ids = pa.array(_household_ids(np.arange(lo, hi), _region_prefix(pop.region)).tolist(), pa.string())
     hh_ids = _decode(hh_codes - lo, ids)
     arrays: dict[str, pa.Array] = {}
     i64 = lambda a: pa.array(np.asarray(a, dtype=np.int64))  # noqa: E731
@@ -988,8 +1004,8 @@ def _arrow_table(pop: _Population, cols: dict, keep: np.ndarray, table: Level, m
     return pa.table({f: arrays[f] for f in fields})
 
 
-def _household_ids(idx: np.ndarray) -> np.ndarray:
-    return np.char.add("H", np.char.zfill(np.asarray(idx).astype(str), 8)) if len(idx) else np.array([], str)
+def _household_ids(idx: np.ndarray, prefix: str = "") -> np.ndarray:
+    return np.char.add(prefix + "H", np.char.zfill(np.asarray(idx).astype(str), 8)) if len(idx) else np.array([], str)
 
 
 def _truth_frame(pop: _Population, acc: dict) -> pd.DataFrame:
@@ -1037,7 +1053,7 @@ def _to_pandas(table: pa.Table) -> pd.DataFrame:
 
 
 # ============================================================================ public API
-def _resolve(households, sites, comparison, years, seed, mode, level, effects, residents) -> dict:
+def _resolve(households, sites, comparison, years, seed, mode, level, effects, residents, region=None) -> dict:
     _check_choice("mode", mode, get_args(Mode))
     _check_choice("level", level, get_args(Level))
     households = BAODE_HOUSEHOLDS if households is None else households
@@ -1066,21 +1082,25 @@ def _resolve(households, sites, comparison, years, seed, mode, level, effects, r
     effects.validate()
     if residents is not None and (not isinstance(residents, (int, np.integer)) or residents < households):
         raise ParameterError(f"residents must be an integer >= households, got {residents!r}")
+    if region is not None and (isinstance(region, bool) or not isinstance(region, (int, np.integer))
+                               or not 0 <= region < 1000):
+        raise ParameterError(f"region must be an integer from 0 to 999 (or None), got {region!r}")
     return dict(households=int(households), sites=int(sites), comparison=int(comparison), years=(y0, y1),
-                seed=int(seed), mode=mode, level=level, effects=effects, residents=residents)
+                seed=int(seed), mode=mode, level=level, effects=effects, residents=residents,
+                region=None if region is None else int(region))
 
 
 def _iterate(households=None, sites=None, years=(2014, 2024), seed=0, mode: Mode = "census",
              effects: Effects | None = None, level: Level = "household", comparison=None, units=None,
-             residents=None, psu_fraction=0.5, households_per_psu=12, threads=1):
+             residents=None, psu_fraction=0.5, households_per_psu=12, threads=1, region=None):
     """Generator of arrow tables (one per household block) + the population and truth accumulator."""
-    r = _resolve(households, sites, comparison, years, seed, mode, level, effects, residents)
+    r = _resolve(households, sites, comparison, years, seed, mode, level, effects, residents, region)
     if not 0 < psu_fraction <= 1:
         raise ParameterError(f"psu_fraction must be in (0, 1], got {psu_fraction}")
     if households_per_psu < 1:
         raise ParameterError(f"households_per_psu must be >= 1, got {households_per_psu}")
     pop = _build_population(r["households"], r["sites"], r["comparison"], r["residents"], units, r["years"],
-                            r["seed"], r["mode"], r["effects"], psu_fraction, households_per_psu)
+                            r["seed"], r["mode"], r["effects"], psu_fraction, households_per_psu, r["region"])
     params = dict(
         households=r["households"], sites=r["sites"], comparison=r["comparison"], years=list(r["years"]),
         seed=r["seed"], mode=r["mode"], level=r["level"], units=int(pop.site_units.sum()),
@@ -1091,6 +1111,8 @@ def _iterate(households=None, sites=None, years=(2014, 2024), seed=0, mode: Mode
         counterfactual_income=COUNTERFACTUAL_INCOME, monitoring_line=MONITORING_LINE,
         batch_years=list(BATCH_YEARS), batch_shares=list(BATCH_SHARES), reference_year=REFERENCE_YEAR,
     )
+    if r["region"] is not None:  # only then, so that files without regions keep their bytes
+        params["region"] = r["region"]
     pop.params = params
     acc: dict = {}
 
@@ -1159,7 +1181,7 @@ def _site_table(pop: _Population) -> pd.DataFrame:
 def simulate(households: int | None = None, sites: int | None = None, years=(2014, 2024), seed: int = 0,
              mode: Mode = "census", effects: Effects | None = None, level: Level = "household", *,
              comparison: int | None = None, units: int | None = None, residents: int | None = None,
-             psu_fraction: float = 0.5, households_per_psu: int = 12) -> SimulationResult:
+             psu_fraction: float = 0.5, households_per_psu: int = 12, region: int | None = None) -> SimulationResult:
     """Simulate a household (or person) panel of relocated and comparison households.
 
     Parameters
@@ -1179,6 +1201,10 @@ def simulate(households: int | None = None, sites: int | None = None, years=(201
     level : ``"household"`` (household-year rows) or ``"person"`` (person-year rows).
     units : housing units (default 2,197 for Baode: 31 more than households).
     residents : relocated residents (default 6,583 for Baode, hit exactly).
+    region : ``None`` (default) or 0, 1, 2 ...: one region of a registry too large to simulate
+        at once. Region r draws independent random streams (child streams of ``seed``) and
+        prefixes every name and household ID with ``区域{r+1:03d}-``, so that regions written
+        to separate files form one dataset with distinct households, sites, counties and PSUs.
 
     Returns
     -------
@@ -1186,7 +1212,7 @@ def simulate(households: int | None = None, sites: int | None = None, years=(201
     census, see the module docstring), ``params`` and ``sites``.
     """
     pop, acc, gen = _iterate(households, sites, years, seed, mode, effects, level, comparison, units,
-                             residents, psu_fraction, households_per_psu)
+                             residents, psu_fraction, households_per_psu, region=region)
     tables = list(gen)
     data = _to_pandas(pa.concat_tables(tables)) if tables else pd.DataFrame()
     return SimulationResult(data=data, truth=_truth_frame(pop, acc), params=pop.params, sites=_site_table(pop))

@@ -142,44 +142,27 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[n
     return gid.astype(np.int64, copy=False), decoded
 
 
-def sufficient_statistics(
-    data: pd.DataFrame,
-    ratios,
-    *,
-    design: Design,
-    by: Sequence[str] = (),
-    chunk_rows: int | None = None,
-) -> Summary:
-    """Phase 1: reduce rows to plain sums per (domain, stratum, PSU).
-
-    ``ratios`` maps a name to ``(numerator, denominator)`` arrays (one value per row; NaN =
-    missing, left out of that ratio only). A mean is ``(y, 1)``, a total ``(y, 1)`` read as
-    the sum. Everything here is a weighted sum of row values by group -- reproducible with
-    ``SELECT by..., stratum, psu, SUM(w*y), SUM(w*x), COUNT(...) GROUP BY ...``.
-
-    ``ratios`` may also be a function ``frame -> {name: (numerator, denominator)}``; with
-    ``chunk_rows`` it is then called on row blocks of that size and the sums are added up, so
-    the memory for row values stays bounded however many rows there are.
-    """
-    by = tuple(by)
+def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows: int | None) -> dict:
+    """The one pass of phase 1: plain sums per (by..., stratum, PSU) cell, out-of-domain cells
+    included (they count in the design), keys as integer codes into ``uniques``."""
     nrow = len(data)
     w = _weights(data, design)
     keys, cards, uniques = [], [], []
     for col in by:
         c, u = _codes(data[col])
         keys.append(c), cards.append(len(u)), uniques.append(u)
-    strata_codes = None
+    strata_codes, strata_uniques, psu_uniques = None, None, None
     if design.strata:
-        strata_codes, su = _codes(data[design.strata])
+        strata_codes, strata_uniques = _codes(data[design.strata])
         if (strata_codes < 0).any():
             raise DataError("missing values in the strata column", column=design.strata)
-        keys.append(strata_codes), cards.append(len(su))
+        keys.append(strata_codes), cards.append(len(strata_uniques))
     rows_are_psus = design.psu is None
     if not rows_are_psus:
-        pc, pu = _codes(data[design.psu])
+        pc, psu_uniques = _codes(data[design.psu])
         if (pc < 0).any():
             raise DataError("missing values in the psu column", column=design.psu)
-        keys.append(pc), cards.append(len(pu))
+        keys.append(pc), cards.append(len(psu_uniques))
     gid, parts = _group_ids(keys, cards, nrow)
     ngroups = len(parts)
     cells = {}
@@ -231,11 +214,37 @@ def sufficient_statistics(
         del block
     for name in names or ():
         cells[f"n:{name}"] = cells[f"n:{name}"].astype(np.int64)
-    cells = pd.DataFrame(cells, copy=False)  # no block consolidation: a big copy for nothing
-    strata = _strata_table(cells, data, design, strata_codes, rows_are_psus)
+    return dict(cells=pd.DataFrame(cells, copy=False),  # no block consolidation: a big copy for nothing
+                uniques=uniques, strata_codes=strata_codes, strata_uniques=strata_uniques,
+                psu_uniques=psu_uniques, names=tuple(names or ()), rows_are_psus=rows_are_psus, gid=gid)
+
+
+def sufficient_statistics(
+    data: pd.DataFrame,
+    ratios,
+    *,
+    design: Design,
+    by: Sequence[str] = (),
+    chunk_rows: int | None = None,
+) -> Summary:
+    """Phase 1: reduce rows to plain sums per (domain, stratum, PSU).
+
+    ``ratios`` maps a name to ``(numerator, denominator)`` arrays (one value per row; NaN =
+    missing, left out of that ratio only). A mean is ``(y, 1)``, a total ``(y, 1)`` read as
+    the sum. Everything here is a weighted sum of row values by group -- reproducible with
+    ``SELECT by..., stratum, psu, SUM(w*y), SUM(w*x), COUNT(...) GROUP BY ...``.
+
+    ``ratios`` may also be a function ``frame -> {name: (numerator, denominator)}``; with
+    ``chunk_rows`` it is then called on row blocks of that size and the sums are added up, so
+    the memory for row values stays bounded however many rows there are.
+    """
+    by = tuple(by)
+    r = _cell_sums(data, ratios, design, by, chunk_rows)
+    cells, uniques, names, rows_are_psus = r["cells"], r["uniques"], r["names"], r["rows_are_psus"]
+    strata = _strata_table(cells, data, design, r["strata_codes"], rows_are_psus)
     n_psu_total = int(strata["n_psu"].sum())
     # keep only in-domain cells; by columns back to their values
-    dom_ok = np.ones(ngroups, bool)
+    dom_ok = np.ones(len(cells), bool)
     for col in by:
         dom_ok &= cells[col].to_numpy() >= 0
     cells = cells.loc[dom_ok].reset_index(drop=True)
@@ -243,8 +252,129 @@ def sufficient_statistics(
     for col, u in zip(by, uniques):
         cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
     dtypes = {col: data[col].dtype for col in by}
-    return Summary(by, tuple(names or ()), cells, strata, design, rows_are_psus, n_psu_total, len(strata),
+    return Summary(by, names, cells, strata, design, rows_are_psus, n_psu_total, len(strata),
                    extra={"dtypes": dtypes})
+
+
+# --------------------------------------------------------------------------------------------
+# phase 1 in pieces: partial sums of row blocks (files, row groups, Dask partitions) that add up
+
+
+def _decode_keys(codes: np.ndarray, uniques) -> np.ndarray | pd.Index:
+    """Key values of ``codes`` (missing where the code is -1)."""
+    codes = np.asarray(codes, np.int64)
+    u = pd.Index(uniques)
+    if (codes < 0).any():
+        return u.take(codes, allow_fill=True, fill_value=None)
+    return u.take(codes)
+
+
+def partial_sums(data: pd.DataFrame, ratios, *, design: Design, by: Sequence[str] = (),
+                 chunk_rows: int | None = None) -> pd.DataFrame:
+    """Phase-1 sums of one block of rows, keyed by *values* so that blocks can be added.
+
+    One row per (``by``..., ``_stratum``, ``_psu``) cell of the block -- out-of-domain cells
+    (a missing ``by`` value) included, since they count in the design -- with ``_rows``,
+    ``y:/x:/n:`` (and ``yy:/xy:/xx:``) sums as in :class:`Summary`, and ``_fpc_min``/``_fpc_max``
+    with an fpc. Blocks of any size and order, added with :func:`combine_partial_sums` and
+    finished with :func:`summary_from_partial_sums`, give the same summary as
+    :func:`sufficient_statistics` on all rows at once (to floating-point rounding). This is the
+    map step of the Dask engine and of the streaming pandas engine.
+    """
+    by = tuple(by)
+    r = _cell_sums(data, ratios, design, by, chunk_rows)
+    cells = r["cells"]
+    out = {}
+    for col, u in zip(by, r["uniques"]):
+        out[col] = _decode_keys(cells[col].to_numpy(), u)
+    n = len(cells)
+    out["_stratum"] = (_decode_keys(cells["_stratum"].to_numpy(), r["strata_uniques"]) if design.strata
+                       else np.zeros(n, np.int64))
+    out["_psu"] = (_decode_keys(cells["_psu"].to_numpy(), r["psu_uniques"]) if not r["rows_are_psus"]
+                   else np.full(n, -1, np.int64))
+    for c in cells.columns:
+        if c not in out and c not in by:
+            out[c] = cells[c].to_numpy()
+    if design.fpc:
+        fpc = pd.to_numeric(data[design.fpc], errors="coerce").to_numpy(np.float64, na_value=np.nan)
+        agg = pd.Series(fpc).groupby(r["gid"]).agg(["min", "max"]).reindex(range(n))
+        out["_fpc_min"] = agg["min"].to_numpy()
+        out["_fpc_max"] = agg["max"].to_numpy()
+    return pd.DataFrame(out, copy=False)
+
+
+def _key_columns(by) -> list[str]:
+    return [*by, "_stratum", "_psu"]
+
+
+def combine_partial_sums(parts: Sequence[pd.DataFrame], *, by: Sequence[str] = ()) -> pd.DataFrame:
+    """Add up :func:`partial_sums` of several blocks (cells with equal keys summed; fpc min/max)."""
+    parts = [p for p in parts if p is not None]
+    if len(parts) == 1:
+        return parts[0]
+    frame = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    keys = _key_columns(by)
+    g = frame.groupby(keys, dropna=False, sort=False, observed=True)
+    value_cols = [c for c in frame.columns if c not in keys and c not in ("_fpc_min", "_fpc_max")]
+    out = g[value_cols].sum()
+    if "_fpc_min" in frame.columns:
+        out["_fpc_min"] = g["_fpc_min"].min()
+        out["_fpc_max"] = g["_fpc_max"].max()
+    return out.reset_index()
+
+
+def summary_from_partial_sums(sums: pd.DataFrame, *, names: Sequence[str], design: Design, by: Sequence[str] = (),
+                              dtypes: Mapping | None = None) -> Summary:
+    """The :class:`Summary` of all rows from their added-up :func:`partial_sums` (one row per cell)."""
+    by = tuple(by)
+    keys = _key_columns(by)
+    sums = combine_partial_sums([sums], by=by) if sums.duplicated(keys).any() else sums
+    cells, uniques = {}, []
+    for col in by:
+        codes, u = _codes(sums[col])
+        cells[col] = codes
+        uniques.append(u)
+    n = len(sums)
+    cells["_stratum"] = _codes(sums["_stratum"])[0] if design.strata else np.zeros(n, np.int64)
+    rows_are_psus = design.psu is None
+    cells["_psu"] = _codes(sums["_psu"])[0] if not rows_are_psus else np.full(n, -1, np.int64)
+    cells["_rows"] = sums["_rows"].to_numpy(np.int64)
+    second = rows_are_psus and design.needs_variance
+    for name in names:
+        for pre in ("y", "x") + (("yy", "xy", "xx") if second else ()):
+            cells[f"{pre}:{name}"] = sums[f"{pre}:{name}"].to_numpy(np.float64)
+        cells[f"n:{name}"] = sums[f"n:{name}"].to_numpy(np.int64)
+    cells = pd.DataFrame(cells, copy=False)
+    # the cell order of the one-pass summary: sorted by (by codes..., stratum, psu)
+    order = np.lexsort([cells[k].to_numpy() for k in reversed(keys)])
+    cells = cells.take(order).reset_index(drop=True)
+    if rows_are_psus:
+        n_psu = cells.groupby("_stratum", sort=True)["_rows"].sum()
+    else:
+        n_psu = cells[["_stratum", "_psu"]].drop_duplicates().groupby("_stratum", sort=True).size()
+    strata = pd.DataFrame({"_stratum": n_psu.index.to_numpy(np.int64), "n_psu": n_psu.to_numpy(np.int64)})
+    strata["f"] = 0.0
+    if design.fpc:
+        fp = pd.DataFrame({"h": cells["_stratum"].to_numpy(), "lo": sums["_fpc_min"].to_numpy()[order],
+                           "hi": sums["_fpc_max"].to_numpy()[order]}).groupby("h")
+        lo = fp["lo"].min().reindex(strata["_stratum"]).to_numpy(np.float64)
+        hi = fp["hi"].max().reindex(strata["_stratum"]).to_numpy(np.float64)
+        if np.isnan(lo).any() or (lo != hi).any():
+            raise DataError("fpc must be present and constant within each stratum", column=design.fpc)
+        n_h = strata["n_psu"].to_numpy(np.float64)
+        f = np.where(hi > 1, n_h / np.where(hi > 1, hi, 1.0), hi)
+        if (f > 1 + 1e-12).any() or (f < 0).any():
+            raise DataError("fpc gives a sampling fraction outside [0, 1] (more PSUs sampled than exist?)",
+                            column=design.fpc)
+        strata["f"] = f
+    dom_ok = np.ones(len(cells), bool)
+    for col in by:
+        dom_ok &= cells[col].to_numpy() >= 0
+    cells = cells.loc[dom_ok].reset_index(drop=True)
+    for col, u in zip(by, uniques):
+        cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
+    return Summary(by, tuple(names), cells, strata, design, rows_are_psus, int(strata["n_psu"].sum()), len(strata),
+                   extra={"dtypes": dict(dtypes or {})})
 
 
 def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *, design: Design,
@@ -260,7 +390,10 @@ def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *
     except ImportError:  # pragma: no cover
         raise ParameterError("engine='duckdb' needs the duckdb package: pip install 'baode-eval[bench]'") from None
     by = tuple(by)
-    con = connection or duckdb.connect()
+    con = connection
+    if con is None:
+        con = duckdb.connect()
+        con.execute("SET enable_progress_bar = false")  # no bar on the command line's stderr
     if isinstance(data, pd.DataFrame):
         con.register("_baode_rows", data)
         source = "_baode_rows"
@@ -273,21 +406,26 @@ def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *
     keys = [*(q(c) for c in by)]
     keys.append(q(design.strata) if design.strata else "0")
     keys.append(q(design.psu) if design.psu else "-1")
-    sel = [f"{k} AS k{i}" for i, k in enumerate(keys)] + ["COUNT(*) AS _rows"]
+    # each expression once per row in a sub-select; the aggregates only refer to its columns
+    # (inlined into three CASE aggregates each, the expressions were evaluated up to 5 times)
+    inner = [f"{k} AS k{i}" for i, k in enumerate(keys)] + [f"{w} AS _w", f"({in_dom}) AS _d"]
+    sel = [f"k{i}" for i in range(len(keys))] + ["COUNT(*) AS _rows"]
     second = design.psu is None and design.needs_variance
     for j, (name, (num, den)) in enumerate(ratios_sql.items()):
-        ok = f"({in_dom}) AND ({num}) IS NOT NULL AND ({den}) IS NOT NULL"
-        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({num}) END), 0) AS y{j}")
-        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN {w} * ({den}) END), 0) AS x{j}")
-        sel.append(f"COUNT(CASE WHEN {ok} AND ({den}) <> 0 THEN 1 END) AS n{j}")
+        inner.append(f"({num}) AS v{j}, ({den}) AS d{j}")
+        ok = f"_d AND v{j} IS NOT NULL AND d{j} IS NOT NULL"
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN _w * v{j} END), 0) AS y{j}")
+        sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN _w * d{j} END), 0) AS x{j}")
+        sel.append(f"COUNT(CASE WHEN {ok} AND d{j} <> 0 THEN 1 END) AS n{j}")
         if second:
-            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({num})) END), 0) AS yy{j}")
-            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({num})) * ({w} * ({den})) END), 0) AS xy{j}")
-            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN ({w} * ({den})) * ({w} * ({den})) END), 0) AS xx{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN (_w * v{j}) * (_w * v{j}) END), 0) AS yy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN (_w * v{j}) * (_w * d{j}) END), 0) AS xy{j}")
+            sel.append(f"COALESCE(SUM(CASE WHEN {ok} THEN (_w * d{j}) * (_w * d{j}) END), 0) AS xx{j}")
     if design.fpc:
-        sel.append(f"MIN({q(design.fpc)}) AS _fpc_min, MAX({q(design.fpc)}) AS _fpc_max")
+        inner.append(f"{q(design.fpc)} AS _fpc")
+        sel.append("MIN(_fpc) AS _fpc_min, MAX(_fpc) AS _fpc_max")
     group = ", ".join(f"k{i}" for i in range(len(keys)))
-    res = con.execute(f"SELECT {', '.join(sel)} FROM {source} GROUP BY {group}").df()
+    res = con.execute(f"SELECT {', '.join(sel)} FROM (SELECT {', '.join(inner)} FROM {source}) GROUP BY {group}").df()
     if isinstance(data, pd.DataFrame):
         con.unregister("_baode_rows")
     nb = len(by)

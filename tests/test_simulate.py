@@ -19,6 +19,7 @@ Tolerances (and why)
 from __future__ import annotations
 
 import io
+import json
 import math
 
 import numpy as np
@@ -31,8 +32,8 @@ from baode_eval import simulate as sim_mod
 from baode_eval.cli import main as cli_main
 from baode_eval.errors import ParameterError
 from baode_eval.simulate import (
-    NULL_EFFECTS, Effects, add_personal_fields, id_check_digit, load_simulated, schema_fields, simulate,
-    to_export, truth_path, write_simulation,
+    NULL_EFFECTS, Effects, add_personal_fields, id_check_digit, load_simulated, params_path, schema_fields,
+    simulate, to_export, truth_path, write_simulation,
 )
 
 PCNI_REL = 0.08
@@ -80,6 +81,26 @@ def test_file_written_in_chunks_equals_in_memory_result(tmp_path, monkeypatch):
     pd.testing.assert_frame_equal(load_simulated(tmp_path / "c.parquet"), r.data)
     truth = pd.read_csv(truth_path(tmp_path / "c.parquet"))
     assert np.allclose(truth["att"], r.truth["att"], rtol=1e-9, atol=1e-12)
+
+
+def test_regions_are_independent_pieces_of_one_registry(tmp_path):
+    """region=r: distinct household IDs, sites, counties, strata and PSUs, independent random
+    streams, the same seed reproduces a region, and region=None is the plain simulation."""
+    kw = dict(households=1200, sites=30, comparison=0, years=(2022, 2024), seed=4, mode="survey")
+    r0, r1 = simulate(region=0, **kw).data, simulate(region=1, **kw).data
+    for col in ("household_id", "site", "county", "stratum", "psu", "origin_village"):
+        assert not set(r0[col].dropna()) & set(r1[col].dropna()), col
+    assert r0["household_id"].str.fullmatch(r"区域001-H\d{8}").all() and r1["site"].str.startswith("区域002-").all()
+    pcni = lambda d: d["per_capita_net_income"].to_numpy()[:1000]  # noqa: E731 (samples differ in size)
+    assert not np.allclose(pcni(r0), pcni(r1))
+    pd.testing.assert_frame_equal(r0, simulate(region=0, **kw).data)
+    plain = simulate(**kw).data
+    assert plain["household_id"].str.fullmatch(r"H\d{8}").all()
+    assert not np.allclose(pcni(plain), pcni(r0))
+    write_simulation(tmp_path / "r.parquet", region=3, **kw)
+    assert json.loads(params_path(tmp_path / "r.parquet").read_text(encoding="utf-8"))["region"] == 3
+    with pytest.raises(ParameterError, match="region"):
+        simulate(region=-1, **kw)
 
 
 # ---------------------------------------------------------------- schema and totals

@@ -8,10 +8,12 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p = sub.add_parser(
         "scorecard",
         help="indicator scorecard (estimates, CIs, targets, verdicts) from canonical household data",
-        description="Estimate every indicator of a goal framework per domain from a canonical CSV or "
-        "Parquet file; survey design from the weight/stratum/psu/fpc columns when present (else census).",
+        description="Estimate every indicator of a goal framework per domain from a canonical CSV file or "
+        "Parquet data (a file, a directory of files, hive-partitioned or not, or a glob; read lazily); survey "
+        "design from the weight/stratum/psu/fpc columns when present (else census).",
     )
-    p.add_argument("path", metavar="PATH", help="canonical household data (.csv or .parquet)")
+    p.add_argument("path", metavar="PATH",
+                   help="canonical household data: .csv, or Parquet file / directory / glob (quote the glob)")
     p.add_argument("--by", default="site,year", metavar="COLS",
                    help="comma-separated domain columns (default: site,year; '' for one overall domain)")
     p.add_argument("--framework", metavar="FILE", default=None,
@@ -22,15 +24,33 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--design", choices=["auto", "census", "survey"], default="auto",
                    help="auto: survey design if a weight column has values, else census")
+    p.add_argument("--engine", choices=["pandas", "dask", "duckdb", "numpy"], default="pandas",
+                   help="where phase 1 (sums over rows) runs: pandas (this process, Parquet streamed in blocks; "
+                   "numpy is the same), dask (Parquet partitions on a Dask scheduler), duckdb (one GROUP BY); "
+                   "default pandas")
+    p.add_argument("--scheduler", metavar="ADDRESS", default=None,
+                   help="with --engine dask: a running cluster's scheduler (tcp://host:8786), or threads (default), "
+                   "processes, local (a LocalCluster on this machine)")
+    p.add_argument("--scheduler-timeout", type=float, default=None, metavar="SECONDS",
+                   help="seconds to wait for --scheduler (default 10)")
     return p
 
 
 def main(args) -> int:
-    from ..scorecard import build, read_table
+    from pathlib import Path
 
-    data = read_table(args.path)
+    from ..errors import ParameterError
+    from ..scorecard import build, build_from_parquet, read_table
+
     by = [c.strip() for c in args.by.split(",") if c.strip()]
-    card = build(data, args.framework, by=by, level=args.level, lang=args.lang, design=args.design)
+    if args.scheduler is not None and args.engine != "dask":
+        raise ParameterError(f"--scheduler is for --engine dask, not --engine {args.engine}")
+    options = dict(by=by, level=args.level, lang=args.lang, design=args.design, engine=args.engine,
+                   scheduler=args.scheduler, scheduler_timeout=args.scheduler_timeout)
+    if Path(args.path).suffix.lower() in (".csv", ".txt"):
+        card = build(read_table(args.path), args.framework, **options)
+    else:
+        card = build_from_parquet(args.path, args.framework, **options)
     print(card.summary())
     if args.out:
         path = card.write(args.out)

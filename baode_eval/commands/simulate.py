@@ -38,6 +38,9 @@ def add_parser(sub) -> argparse.ArgumentParser:
                    help="en: canonical column names (default); zh: realistic export (Chinese headers, 是/否, GBK csv)")
     p.add_argument("--mode", choices=["census", "survey"], default="census", help="census (default) or survey sample")
     p.add_argument("--level", choices=["household", "person"], default="household", help="row unit (default household)")
+    p.add_argument("--region", type=_positive_int("--region"), default=None, metavar="R",
+                   help="one region (0, 1, ...) of a registry simulated in pieces: independent random streams, "
+                   "names and household IDs prefixed 区域{R+1:03d}- (default: none)")
     p.add_argument("--personal", action="store_true",
                    help="add synthetic names, ID numbers and phones (for reader tests; never commit the output)")
     return p
@@ -55,7 +58,7 @@ def main(args) -> int:
     summary = write_simulation(
         args.out, format=fmt, lang=args.lang, personal=args.personal, households=args.households,
         comparison=args.comparison, sites=args.sites, seed=args.seed, years=parse_years(args.years),
-        mode=args.mode, level=args.level,
+        mode=args.mode, level=args.level, region=args.region,
     )
     print(f"{summary['rows']:,} rows -> {summary['path']} (truth: {summary['truth']})")
     return 0
