@@ -135,8 +135,10 @@ class ParquetSource:
                 idx = md.schema.to_arrow_schema().get_field_index(column)
             except Exception:  # noqa: BLE001
                 idx = -1
-            known = idx >= 0
-            for i in range(md.num_row_groups if known else 0):
+            if idx < 0:  # not in this file (check_columns names such files)
+                continue
+            known = True
+            for i in range(md.num_row_groups):
                 rg = md.row_group(i)
                 st = rg.column(idx).statistics
                 if st is None or not st.has_null_count:
