@@ -30,7 +30,7 @@ import pandas as pd
 from . import __version__, paths
 from .errors import DataError, ParameterError
 from .factory import Job, JobResult, execute_jobs
-from .fonts import install_web_font, web_font_css
+from .fonts import install_web_font, web_font_css, web_font_url
 from .runner import _CSS, declared_parameters, provenance, resolve_parameters
 
 
@@ -237,7 +237,7 @@ _COLOURS = {"met": "#2e7d32", "not met": "#c62828", "inconclusive": "#f9a825"}
 
 def write_index(summary: SiteSummary, *, lang: str = "zh") -> Path:
     """``index.html``: every site with its verdict counts, a bar, links; failures with the reason."""
-    font_url = install_web_font(summary.out_dir)
+    font_url = web_font_url()  # copied there by report_by_site
     T = {k: v[lang] for k, v in _TEXT.items()}
     e = html.escape
     rows = []

@@ -52,6 +52,11 @@ STATIC_DIR = "_static"
 _UNICODE_RANGE = "U+2E80-2FDF,U+3000-303F,U+3400-4DBF,U+4E00-9FFF,U+F900-FAFF,U+FE30-FE4F,U+FF00-FFEF"
 
 
+def web_font_url() -> str:
+    """Where :func:`install_web_font` puts the font, relative to the report folder."""
+    return f"{STATIC_DIR}/{paths.CJK_FONT.name}"
+
+
 def install_web_font(out_dir) -> str:
     """Copy the bundled CJK font and its licence into ``out_dir/_static/`` (once) so that HTML
     reports render Chinese on machines without a Chinese system font. Returns the font's path
@@ -65,7 +70,7 @@ def install_web_font(out_dir) -> str:
         dst = target / src.name
         if not dst.is_file() or dst.stat().st_size != src.stat().st_size:
             shutil.copyfile(src, dst)
-    return f"{STATIC_DIR}/{paths.CJK_FONT.name}"
+    return web_font_url()
 
 
 def web_font_css(url: str) -> str:

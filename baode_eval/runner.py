@@ -28,7 +28,7 @@ import yaml
 from . import __version__, paths
 from .errors import DataError, ParameterError
 from .factory import Job, JobResult, execute_jobs
-from .fonts import install_web_font, web_font_css
+from .fonts import install_web_font, web_font_css, web_font_url
 from .i18n import check_lang
 
 # Parameters the runner itself supplies; a notebook declares those it uses.
@@ -366,7 +366,7 @@ def write_index(summary: RunSummary, *, lang: str = "zh") -> Path:
     page = f"""<!DOCTYPE html>
 <html lang="{'zh-CN' if lang == 'zh' else 'en'}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{e(T['title'])}</title><style>{web_font_css(install_web_font(summary.out_dir))}{_CSS}</style></head>
+<title>{e(T['title'])}</title><style>{web_font_css(web_font_url())}{_CSS}</style></head>
 <body>
 <h1>{e(T['title'])}</h1>
 <p class="sub">{e(T['subtitle'])}</p>

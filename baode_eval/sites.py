@@ -144,21 +144,15 @@ def trend_table(by_site, county, site: str, indicators=TREND_INDICATORS) -> pd.D
     return out.sort_values(["indicator", "where", "year"], kind="stable").reset_index(drop=True)
 
 
-_SIZES: dict = {}
+
+def _count_households(data: pd.DataFrame) -> pd.DataFrame:
+    frame = pd.DataFrame({"site": data["site"], "year": data["year"],
+                          "relocated": (data["relocated"].astype("boolean").fillna(False)
+                                        if "relocated" in data.columns else True)})
+    return (frame.groupby(["site", "year"], observed=True)["relocated"]
+            .agg(households="size", relocated="sum").reset_index())
 
 
-def households_by_site_year(data_path: str | Path | None = "") -> pd.DataFrame:
-    """Households per site and year (all households, relocated or not), cached per kernel."""
-    data = panel.read_households(data_path).data
-    key = id(data)
-    if key not in _SIZES:
-        cols = ["site", "year"] + (["relocated"] if "relocated" in data.columns else [])
-        frame = data[cols].copy()
-        if "relocated" not in frame.columns:
-            frame["relocated"] = True
-        frame["relocated"] = frame["relocated"].astype("boolean").fillna(False)
-        table = (frame.groupby(["site", "year"], observed=True)["relocated"]
-                 .agg(households="size", relocated="sum").reset_index())
-        _SIZES.clear()
-        _SIZES[key] = (data, table)  # holding `data` keeps id() from being reused
-    return _SIZES[key][1]
+def households_by_site_year(data: pd.DataFrame) -> pd.DataFrame:
+    """Households (all, and relocated) per site and year, computed once per frame."""
+    return _facts(data, "households", _count_households)
