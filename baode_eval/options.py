@@ -16,7 +16,7 @@ Unit = Literal["household", "person", "labourer", "child", "elder", "yuan"]
 Verdict = Literal["met", "not met", "inconclusive"]
 Status = Literal["verified", "unverified"]
 DesignMode = Literal["auto", "census", "survey"]
-Engine = Literal["pandas", "dask", "duckdb", "numpy"]  # numpy: the name of pandas before Dask (alias)
+Engine = Literal["pandas", "numba", "dask", "duckdb", "numpy"]  # numpy: the name of pandas before Dask (alias)
 
 KINDS: tuple[str, ...] = get_args(Kind)
 LONELY_PSU: tuple[str, ...] = get_args(LonelyPSU)

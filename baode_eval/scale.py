@@ -234,12 +234,18 @@ def _plain_keys(frame: pd.DataFrame, keys) -> pd.DataFrame:
 
 
 def framework_sums(frame: pd.DataFrame, fwk: fw.Framework, design: survey.Design, by: tuple, year_column: str,
-                   chunk_rows: int | None) -> pd.DataFrame:
+                   chunk_rows: int | None, compiled: bool = False) -> pd.DataFrame:
     """Partial sums of every indicator of ``fwk`` over one block of rows (module-level so that
-    Dask ships it to workers by reference)."""
+    Dask ships it to workers by reference); ``compiled``: with the Numba kernel
+    (:mod:`baode_eval.kernel`) instead of numpy arrays."""
     frame = _plain_keys(frame, [*by, *design.columns(), year_column])
-    return survey.partial_sums(frame, lambda block: fw.row_values(block, fwk, year_column=year_column),
-                               design=design, by=by, chunk_rows=chunk_rows)
+    if compiled:
+        from .kernel import Compiled
+
+        ratios = Compiled(fwk, year_column=year_column)
+    else:
+        ratios = lambda block: fw.row_values(block, fwk, year_column=year_column)  # noqa: E731
+    return survey.partial_sums(frame, ratios, design=design, by=by, chunk_rows=chunk_rows)
 
 
 def _combine(parts, by):
@@ -277,7 +283,8 @@ def _batches(source: ParquetSource, cols, batch_rows: int):
             yield batch
 
 
-def sums_streaming(source: ParquetSource, fwk, design, by, *, year_column="year", chunk_rows=1_000_000) -> pd.DataFrame:
+def sums_streaming(source: ParquetSource, fwk, design, by, *, year_column="year", chunk_rows=1_000_000,
+                   compiled: bool = False) -> pd.DataFrame:
     """Streaming pandas engine: blocks of ~``chunk_rows`` rows, partial sums added every
     ``SPLIT_EVERY`` blocks. Deterministic: batches come in file and row-group order."""
     import pyarrow as pa
@@ -292,7 +299,8 @@ def sums_streaming(source: ParquetSource, fwk, design, by, *, year_column="year"
         if pending:
             table = pa.Table.from_batches(pending)
             pending, n = [], 0
-            acc.append(framework_sums(_to_pandas(table, keys), fwk, design, by, year_column, chunk_rows))
+            acc.append(framework_sums(_to_pandas(table, keys), fwk, design, by, year_column, chunk_rows,
+                                      compiled))
             del table
             if len(acc) >= SPLIT_EVERY:
                 acc[:] = [survey.combine_partial_sums(acc, by=by)]
@@ -306,7 +314,7 @@ def sums_streaming(source: ParquetSource, fwk, design, by, *, year_column="year"
     flush()
     if not acc:  # no rows: the sums of an empty block give the right columns
         empty = _to_pandas(source.schema.empty_table().select(cols), keys)
-        acc = [framework_sums(empty, fwk, design, by, year_column, chunk_rows)]
+        acc = [framework_sums(empty, fwk, design, by, year_column, chunk_rows, compiled)]
     return survey.combine_partial_sums(acc, by=by)
 
 

@@ -347,7 +347,8 @@ def build(
     (default: Baode's four goals). ``reference``: reference series table (default: the bundled
     one) for income growth comparisons. ``chunk_rows``: rows evaluated at a time in phase 1
     (bounds memory on national data). ``engine``: where phase 1 runs -- ``"pandas"`` (the
-    numpy kernel in this process; ``"numpy"`` is the same), ``"dask"`` (partitions on a Dask
+    numpy kernel in this process; ``"numpy"`` is the same), ``"numba"`` (the framework compiled
+    into one loop over rows, on all cores; needs the ``fast`` extra, see :mod:`baode_eval.kernel`), ``"dask"`` (partitions on a Dask
     ``scheduler``, see :func:`baode_eval.scale.dask_compute`) or ``"duckdb"`` (one ``GROUP BY``;
     optional dependency); the default is ``"dask"`` for a Dask DataFrame, else ``"pandas"``.
     The same sums, the same results to floating-point rounding. Everything else as
@@ -402,6 +403,10 @@ def build(
                                scheduler=scheduler, scheduler_timeout=_timeout(scheduler_timeout))
         summary = survey.summary_from_partial_sums(sums, names=[i.id for i in fwk.indicators], design=des, by=by,
                                                    dtypes=dtypes)
+    elif engine == "numba":
+        from .kernel import Compiled
+
+        summary = survey.sufficient_statistics(data, Compiled(fwk, year_column=year_column), design=des, by=by)
     else:
         summary = survey.sufficient_statistics(
             data, lambda block: fw.row_values(block, fwk, year_column=year_column), design=des, by=by,
@@ -454,7 +459,8 @@ def build_from_parquet(
     or a glob, read lazily: only the columns the framework, the domains and the design need,
     never all rows at once.
 
-    ``engine``: ``"pandas"`` streams record batches through the numpy kernel in this process;
+    ``engine``: ``"pandas"`` streams record batches through the numpy kernel in this process
+    (``"numba"``: through the compiled kernel);
     ``"dask"`` maps the kernel over the partitions of ``dask.dataframe.read_parquet`` on
     ``scheduler`` (``None``/``"threads"``, ``"processes"``, ``"local"`` for a LocalCluster,
     ``"tcp://host:8786"`` for a running cluster, or a ``distributed.Client``); ``"duckdb"`` runs
@@ -489,7 +495,8 @@ def build_from_parquet(
             sums = scale.sums_dask(ddf, fwk, des, by, year_column=year_column, chunk_rows=chunk_rows,
                                    scheduler=scheduler, scheduler_timeout=_timeout(scheduler_timeout))
         else:
-            sums = scale.sums_streaming(source, fwk, des, by, year_column=year_column, chunk_rows=chunk_rows)
+            sums = scale.sums_streaming(source, fwk, des, by, year_column=year_column, chunk_rows=chunk_rows,
+                                        compiled=engine == "numba")
         summary = survey.summary_from_partial_sums(sums, names=names, design=des, by=by, dtypes=dtypes)
     t1 = time.perf_counter()
     card = from_summary(summary, fwk, level=level, lang=lang, baseline_year=baseline_year, reference=reference,

@@ -105,11 +105,35 @@ class Summary:
 # phase 1: one pass to plain sums
 
 
-def _codes(values) -> tuple[np.ndarray, pd.Index]:
-    """Integer codes (sorted uniques; -1 for missing) and the uniques of one key column."""
+_DENSE_LIMIT = 1 << 24  # largest lookup table (entries) used instead of hashing to number keys
+
+
+def _dense(values: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 of non-negative ints ``values`` < ``span`` in sorted order, and the used values."""
+    present = np.zeros(span, bool)
+    present[values] = True
+    lut = np.cumsum(present, dtype=np.int64) - 1
+    return lut[values], np.flatnonzero(present)
+
+
+def _codes(values, jit: bool = False) -> tuple[np.ndarray, pd.Index]:
+    """Integer codes (sorted uniques; -1 for missing) and the uniques of one key column
+    (``jit``: number integers with the Numba loops of :mod:`baode_eval._jit`)."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype):
-        return s.cat.codes.to_numpy(np.int64), pd.Index(s.cat.categories)
+        codes = s.cat.codes.to_numpy()
+        return (codes if jit else codes.astype(np.int64)), pd.Index(s.cat.categories)
+    if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" and len(s):
+        arr = s.to_numpy()
+        lo, hi = int(arr.min()), int(arr.max())
+        if hi - lo < max(2 * len(arr), _DENSE_LIMIT):  # a lookup table: no hashing, no sorting
+            if jit:
+                from . import _jit
+
+                codes, used = _jit.dense_codes(arr, lo, hi - lo + 1)
+                return codes, pd.Index(used.astype(arr.dtype))
+            codes, used = _dense(arr.astype(np.int64) - lo, hi - lo + 1)
+            return codes, pd.Index((used + lo).astype(arr.dtype))
     codes, uniques = pd.factorize(s, sort=True)
     return codes.astype(np.int64, copy=False), pd.Index(uniques)
 
@@ -117,29 +141,85 @@ def _codes(values) -> tuple[np.ndarray, pd.Index]:
 def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
     """Dense group ids for combinations of codes (-1 allowed) and the decoded codes per group.
 
-    Returns ``(gid, parts)`` with ``parts`` of shape (groups, keys) holding each key's code.
+    Returns ``(gid, parts)`` with ``parts`` of shape (groups, keys) holding each key's code;
+    groups are numbered in the lexicographic order of their codes. Keys are combined from the
+    one with most values down; a key that the keys combined so far already determine (a site
+    given its PSU, a stratum given its PSU) is only looked up per group, not combined, and
+    combinations are numbered with lookup tables rather than hashing where they fit.
     """
     if not code_list:
         return np.zeros(n, np.int64), np.zeros((1, 0), np.int64)
-    radix = [k + 1 for k in cards]  # +1: code -1 (missing) becomes 0
-    comb = code_list[0] + 1
-    size = radix[0]
-    for codes, r in zip(code_list[1:], radix[1:]):
-        size *= r
-        if size >= 2**62:  # keep the mixed-radix code inside int64
+    k = len(code_list)
+    shifted = [np.asarray(c, np.int64) + 1 for c in code_list]  # code -1 (missing) becomes 0
+    radix = [int(c) + 1 for c in cards]
+    order = sorted(range(k), key=lambda j: -radix[j])
+    first = order[0]
+    gid, used = _dense(shifted[first], radix[first])
+    parts = np.full((len(used), k), -1, np.int64)
+    parts[:, first] = used
+    for j in order[1:]:
+        ngroups = len(parts)
+        val = np.full(ngroups, -1, np.int64)
+        val[gid] = shifted[j]
+        if np.array_equal(val[gid], shifted[j]):  # determined by the groups so far
+            parts[:, j] = val
+            continue
+        if ngroups * radix[j] >= 2**62:  # keep the mixed-radix code inside int64
             raise ParameterError("too many distinct combinations of by/strata/psu values to group")
-        comb = comb * r + (codes + 1)
-    gid, uniq = pd.factorize(comb, sort=True)
-    # decode the unique combined codes back to per-key codes
-    rem = np.asarray(uniq, dtype=np.int64)
-    decoded = np.empty((len(rem), len(code_list)), np.int64)
-    for j in range(len(code_list) - 1, -1, -1):
-        if j == 0:
-            decoded[:, 0] = rem - 1
+        comb = gid * radix[j] + shifted[j]
+        if ngroups * radix[j] <= max(2 * n, _DENSE_LIMIT):
+            gid, used = _dense(comb, ngroups * radix[j])
         else:
-            decoded[:, j] = rem % radix[j] - 1
-            rem = rem // radix[j]
-    return gid.astype(np.int64, copy=False), decoded
+            gid, used = pd.factorize(comb, sort=True)
+            gid, used = gid.astype(np.int64, copy=False), np.asarray(used, np.int64)
+        parts = parts[used // radix[j]]
+        parts[:, j] = used % radix[j]
+    if len(order) > 1:  # number the groups in lexicographic order of the codes
+        perm = np.lexsort(parts.T[::-1])
+        if not np.array_equal(perm, np.arange(len(perm))):
+            rank = np.empty_like(perm)
+            rank[perm] = np.arange(len(perm))
+            gid, parts = rank[gid], parts[perm]
+    return gid, parts - 1
+
+
+def _group_ids_jit(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_group_ids` with the Numba loops of :mod:`baode_eval._jit` (same result)."""
+    from . import _jit
+
+    if not code_list:
+        return np.zeros(n, np.int64), np.zeros((1, 0), np.int64)
+    k = len(code_list)
+    radix = [int(c) + 1 for c in cards]
+    order = sorted(range(k), key=lambda j: -radix[j])
+    first = order[0]
+    gid, used = _jit.dense_codes(code_list[first], -1, radix[first])
+    parts = np.full((len(used), k), -1, np.int64)
+    parts[:, first] = used + 1
+    for j in order[1:]:
+        ngroups = len(parts)
+        val = _jit.determined(gid, ngroups, code_list[j])
+        if len(val):  # determined by the groups so far (a site given its PSU)
+            parts[:, j] = val
+            continue
+        span = ngroups * radix[j]
+        if span >= 2**62:
+            raise ParameterError("too many distinct combinations of by/strata/psu values to group")
+        if span <= max(2 * n, _DENSE_LIMIT):
+            used = _jit.combine(gid, code_list[j], radix[j], span)
+        else:
+            gid, used = pd.factorize(gid * radix[j] + (code_list[j].astype(np.int64) + 1), sort=True)
+            gid, used = gid.astype(np.int64, copy=False), np.asarray(used, np.int64)
+        parts = parts[used // radix[j]]
+        parts[:, j] = used % radix[j]
+    if len(order) > 1:
+        perm = np.lexsort(parts.T[::-1])
+        if not np.array_equal(perm, np.arange(len(perm))):
+            rank = np.empty_like(perm)
+            rank[perm] = np.arange(len(perm))
+            _jit.relabel(gid, rank)
+            parts = parts[perm]
+    return gid, parts - 1
 
 
 def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows: int | None) -> dict:
@@ -147,23 +227,24 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
     included (they count in the design), keys as integer codes into ``uniques``."""
     nrow = len(data)
     w = _weights(data, design)
+    jit = hasattr(ratios, "cell_sums")  # the compiled kernel: number the groups with Numba too
     keys, cards, uniques = [], [], []
     for col in by:
-        c, u = _codes(data[col])
+        c, u = _codes(data[col], jit)
         keys.append(c), cards.append(len(u)), uniques.append(u)
     strata_codes, strata_uniques, psu_uniques = None, None, None
     if design.strata:
-        strata_codes, strata_uniques = _codes(data[design.strata])
+        strata_codes, strata_uniques = _codes(data[design.strata], jit)
         if (strata_codes < 0).any():
             raise DataError("missing values in the strata column", column=design.strata)
         keys.append(strata_codes), cards.append(len(strata_uniques))
     rows_are_psus = design.psu is None
     if not rows_are_psus:
-        pc, psu_uniques = _codes(data[design.psu])
+        pc, psu_uniques = _codes(data[design.psu], jit)
         if (pc < 0).any():
             raise DataError("missing values in the psu column", column=design.psu)
         keys.append(pc), cards.append(len(psu_uniques))
-    gid, parts = _group_ids(keys, cards, nrow)
+    gid, parts = (_group_ids_jit if jit else _group_ids)(keys, cards, nrow)
     ngroups = len(parts)
     cells = {}
     for j, col in enumerate(by):
@@ -176,6 +257,12 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
         in_domain &= c >= 0
     cells["_rows"] = np.bincount(gid, minlength=ngroups).astype(np.int64)
     second = rows_are_psus and design.needs_variance
+    if hasattr(ratios, "cell_sums"):  # compiled kernel (baode_eval.kernel.Compiled): one pass
+        cells.update(ratios.cell_sums(data, gid=gid, in_domain=in_domain, weights=w, ngroups=ngroups,
+                                      second=second))
+        return dict(cells=pd.DataFrame(cells, copy=False), uniques=uniques, strata_codes=strata_codes,
+                    strata_uniques=strata_uniques, psu_uniques=psu_uniques, names=tuple(ratios.names),
+                    rows_are_psus=rows_are_psus, gid=gid)
     step = nrow if not chunk_rows or not callable(ratios) else max(int(chunk_rows), 1)
     names = None
     for start in range(0, max(nrow, 1), max(step, 1)):
@@ -473,7 +560,11 @@ def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *
 def _weights(data, design) -> np.ndarray | None:
     if design.weights is None:
         return None
-    w = pd.to_numeric(data[design.weights], errors="coerce").to_numpy(np.float64)
+    col = data[design.weights]
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
+        w = col.to_numpy()  # float32 stays float32 (exact in float64 sums), no copy
+    else:
+        w = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
     if np.isnan(w).any() or (w < 0).any():
         raise DataError("weights must be present and non-negative on every row", column=design.weights)
     return w

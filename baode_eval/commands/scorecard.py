@@ -24,9 +24,10 @@ def add_parser(sub) -> argparse.ArgumentParser:
     p.add_argument("--level", type=float, default=0.95, help="confidence level (default 0.95)")
     p.add_argument("--design", choices=["auto", "census", "survey"], default="auto",
                    help="auto: survey design if a weight column has values, else census")
-    p.add_argument("--engine", choices=["pandas", "dask", "duckdb", "numpy"], default="pandas",
+    p.add_argument("--engine", choices=["pandas", "numba", "dask", "duckdb", "numpy"], default="pandas",
                    help="where phase 1 (sums over rows) runs: pandas (this process, Parquet streamed in blocks; "
-                   "numpy is the same), dask (Parquet partitions on a Dask scheduler), duckdb (one GROUP BY); "
+                   "numpy is the same), numba (the same, the framework compiled into one loop on all cores; "
+                   "needs the fast extra), dask (Parquet partitions on a Dask scheduler), duckdb (one GROUP BY); "
                    "default pandas")
     p.add_argument("--scheduler", metavar="ADDRESS", default=None,
                    help="with --engine dask: a running cluster's scheduler (tcp://host:8786), or threads (default), "

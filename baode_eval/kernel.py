@@ -1,0 +1,410 @@
+"""Phase 1 compiled: a framework's indicator expressions turned into one Numba loop over rows.
+
+The numpy engine (:func:`baode_eval.survey.sufficient_statistics` with
+:func:`baode_eval.framework.row_values`) evaluates every numerator and denominator as a whole
+array, then adds each into the cells with ``np.bincount``: about 80 passes over the rows and as
+many temporary arrays. Here the expressions are translated into scalar code -- with the same
+missing-value rules as :mod:`baode_eval.framework` (Kleene ``and``/``or``, comparisons with a
+missing side missing, division by zero missing) -- and every sum of every indicator is made in
+one pass over the rows, reading each column value once.
+
+Threads split the *cells*, not the rows: each thread scans all rows and adds those whose cell is
+in its range, in row order. Every cell is therefore summed in exactly the order a single thread
+would use, so the result does not depend on the number of threads (or machines) and no thread
+needs its own copy of the cell table.
+
+Numba is optional (``pip install 'baode-eval[fast]'``); :func:`available` says whether it is
+installed. The generated source is written to a cache folder (``$BAODE_EVAL_CACHE`` or
+``~/.cache/baode-eval``), named by its hash, and compiled with Numba's on-disk cache, so the
+compilation (a few seconds) is paid once per framework and column types, not once per run.
+"""
+from __future__ import annotations
+
+import ast
+import hashlib
+import importlib.util
+import os
+import sys
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import DataError, ParameterError
+
+_LOCK = threading.Lock()
+_MODULES: dict = {}
+
+_CMP = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
+_BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+
+_HELPERS = '''
+import math
+import numpy as np
+from numba import njit
+
+NAN = np.nan
+_JIT = dict(cache=True, nogil=True, error_model="numpy", fastmath=False)
+
+
+@njit(inline="always", **_JIT)
+def k_and(a, b):
+    if a == 0.0 or b == 0.0:
+        return 0.0
+    if a != a or b != b:
+        return NAN
+    return 1.0
+
+
+@njit(inline="always", **_JIT)
+def k_or(a, b):
+    if (a != 0.0 and a == a) or (b != 0.0 and b == b):
+        return 1.0
+    if a != a or b != b:
+        return NAN
+    return 0.0
+
+
+@njit(inline="always", **_JIT)
+def k_not(v):
+    if v != v:
+        return NAN
+    return 1.0 if v == 0.0 else 0.0
+
+
+@njit(inline="always", **_JIT)
+def k_div(a, b):
+    out = a / b
+    if math.isfinite(out):
+        return out
+    return NAN
+
+
+@njit(inline="always", **_JIT)
+def k_lt(a, b):
+    if a != a or b != b:
+        return NAN
+    return 1.0 if a < b else 0.0
+
+
+@njit(inline="always", **_JIT)
+def k_le(a, b):
+    if a != a or b != b:
+        return NAN
+    return 1.0 if a <= b else 0.0
+
+
+@njit(inline="always", **_JIT)
+def k_gt(a, b):
+    if a != a or b != b:
+        return NAN
+    return 1.0 if a > b else 0.0
+
+
+@njit(inline="always", **_JIT)
+def k_ge(a, b):
+    if a != a or b != b:
+        return NAN
+    return 1.0 if a >= b else 0.0
+
+
+@njit(inline="always", **_JIT)
+def k_eq(a, b):
+    if a != a or b != b:
+        return NAN
+    return 1.0 if a == b else 0.0
+
+
+@njit(inline="always", **_JIT)
+def k_ne(a, b):
+    if a != a or b != b:
+        return NAN
+    return 1.0 if a != b else 0.0
+
+
+@njit(inline="always", **_JIT)
+def k_param(table, offset, year):
+    if year != year:
+        return NAN
+    i = int(year) - offset
+    if i < 0 or i >= table.shape[0]:
+        return NAN
+    return table[i]
+'''
+
+
+def available() -> bool:
+    """Whether Numba is installed (the ``fast`` extra)."""
+    return importlib.util.find_spec("numba") is not None
+
+
+def cache_dir() -> Path:
+    root = os.environ.get("BAODE_EVAL_CACHE")
+    return Path(root) if root else Path.home() / ".cache" / "baode-eval"
+
+
+class _Gen:
+    """Translate expressions into scalar code over row ``r``; collect the arrays they read.
+
+    ``expr`` returns ``(code, may_miss)``: whether the value can be missing at all, given the
+    columns that hold missing values (``missing``). Every distinct expression becomes one local
+    variable (``e0``, ``e1``, ...), computed once per row however many indicators use it.
+    """
+
+    def __init__(self, params, missing=frozenset()):
+        self.params = params  # name -> Parameter
+        self.missing = missing  # value columns that hold at least one missing value
+        self.columns: list[str] = []  # value columns, as c0, c1, ...
+        self.masks: list[tuple[str, str]] = []  # (column, "isna"|"notna") as m0, m1, ...
+        self.tables: list[str] = []  # by-year parameters, as p0, p1, ... (+ offsets o0, ...)
+        self.locals: dict[str, tuple[str, bool]] = {}  # expression text -> (variable, may_miss)
+        self.lines: list[str] = []
+
+    def _col(self, name):
+        if name not in self.columns:
+            self.columns.append(name)
+        return f"v{self.columns.index(name)}"
+
+    def local(self, text: str, node) -> tuple[str, bool]:
+        """The variable holding expression ``text`` (code emitted on first use)."""
+        if text not in self.locals:
+            code, miss = self.expr(node)
+            var = f"e{len(self.locals)}"
+            self.lines.append(f"            {var} = {code}")
+            self.locals[text] = (var, miss)
+        return self.locals[text]
+
+    def expr(self, node) -> tuple[str, bool]:
+        if isinstance(node, ast.Constant):
+            return repr(float(node.value)), False
+        if isinstance(node, ast.Name):
+            p = self.params.get(node.id)
+            if p is None:
+                return self._col(node.id), node.id in self.missing
+            if p.by_year:
+                if node.id not in self.tables:
+                    self.tables.append(node.id)
+                j = self.tables.index(node.id)
+                return f"k_param(p{j}, o{j}, year)", True
+            return repr(float(p.value)), False
+        if isinstance(node, ast.Call):
+            key = (node.args[0].id, node.func.id)
+            if key not in self.masks:
+                self.masks.append(key)
+            return f"(1.0 if m{self.masks.index(key)}[r] else 0.0)", False
+        if isinstance(node, ast.BinOp):
+            (left, lm), (right, rm) = self.expr(node.left), self.expr(node.right)
+            if isinstance(node.op, ast.Div):
+                return f"k_div({left}, {right})", True
+            return f"({left} {_BIN[type(node.op)]} {right})", lm or rm
+        if isinstance(node, ast.UnaryOp):
+            inner, miss = self.expr(node.operand)
+            return (f"(-{inner})" if isinstance(node.op, ast.USub) else f"k_not({inner})"), miss
+        if isinstance(node, ast.Compare):
+            left, miss = self.expr(node.left)
+            out = None
+            for op, comp in zip(node.ops, node.comparators):
+                right, rm = self.expr(comp)
+                miss = miss or rm
+                part = f"k_{_CMP[type(op)]}({left}, {right})"
+                out = part if out is None else f"k_and({out}, {part})"
+                left = right
+            return out, miss
+        if isinstance(node, ast.BoolOp):
+            fn = "k_and" if isinstance(node.op, ast.And) else "k_or"
+            out, miss = self.expr(node.values[0])
+            for v in node.values[1:]:
+                code, m = self.expr(v)
+                out, miss = f"{fn}({out}, {code})", miss or m
+            return out, miss
+        raise AssertionError(type(node))  # parse_expression has rejected everything else
+
+
+def _source(framework, second: bool, missing=frozenset(), weighted: bool = True) -> tuple[str, _Gen, dict]:
+    """Kernel source, the generator (arrays to pass) and ``{"y:id": column of out, ...}``.
+
+    Sums that are the same for several indicators -- the same expression over the same rows,
+    e.g. the household count of every indicator whose denominator is 1 and whose values are
+    never missing -- are made once."""
+    gen = _Gen(framework.parameters, missing)
+    sums: dict[tuple, int] = {}  # (what, expression texts..., ok variables) -> column of out
+    where: dict[str, int] = {}
+    adds: dict[str, list[str]] = {}  # ok condition -> accumulation lines under it
+
+    def acc(key, cond, line):
+        if key not in sums:
+            sums[key] = len(sums)
+            adds.setdefault(cond, []).append(line.format(col=sums[key]))
+        return sums[key]
+
+    for ind in framework.indicators:
+        yv, ym = gen.local(ind.numerator.text, ind.numerator.tree)
+        xv, xm = gen.local(ind.denominator.text, ind.denominator.tree)
+        guard = tuple(sorted({v for v, m in ((yv, ym), (xv, xm)) if m}))
+        cond = " and ".join(f"{v} == {v}" for v in guard) or "True"
+        wy, wx = (f"({yv} * wr)", f"({xv} * wr)") if weighted else (yv, xv)
+        where[f"y:{ind.id}"] = acc(("sum", yv, guard), cond, f"out[g, {{col}}] += {wy}")
+        where[f"x:{ind.id}"] = acc(("sum", xv, guard), cond, f"out[g, {{col}}] += {wx}")
+        where[f"n:{ind.id}"] = acc(("nonzero", xv, guard), cond, f"if {xv} != 0.0: out[g, {{col}}] += 1.0")
+        if second:
+            where[f"yy:{ind.id}"] = acc(("product", yv, yv, guard), cond, f"out[g, {{col}}] += {wy} * {wy}")
+            where[f"xy:{ind.id}"] = acc(("product", *sorted((yv, xv)), guard), cond,
+                                        f"out[g, {{col}}] += {wy} * {wx}")
+            where[f"xx:{ind.id}"] = acc(("product", xv, xv, guard), cond, f"out[g, {{col}}] += {wx} * {wx}")
+    body = list(gen.lines)
+    for cond, lines in adds.items():
+        if cond == "True":
+            body += [f"            {line}" for line in lines]
+        else:
+            body.append(f"            if {cond}:")
+            body += [f"                {line}" for line in lines]
+    args = ([f"c{i}" for i in range(len(gen.columns))] + [f"m{i}" for i in range(len(gen.masks))]
+            + [a for j in range(len(gen.tables)) for a in (f"p{j}", f"o{j}")])
+    loads = [f"            v{i} = np.float64(c{i}[r])" for i in range(len(gen.columns))]
+    year = ["            year = np.float64(yr[r])"] if gen.tables else []
+    sig = ", ".join(["gid", "dom", "w", "lo", "hi", "yr", "out"] + args)
+    src = "\n".join([
+        _HELPERS,
+        "",
+        "@njit(**_JIT)",
+        f"def kernel({sig}):",
+        f"    # {len(framework.indicators)} indicators, {len(sums)} distinct sums",
+        "    for r in range(gid.shape[0]):",
+        "        g = gid[r]",
+        "        if g >= lo and g < hi and dom[r]:",
+        "            g -= lo",
+        *(["            wr = np.float64(w[r])"] if weighted else []),
+        *year,
+        *loads,
+        *body,
+        "",
+    ])
+    return src, gen, dict(where=where, width=len(sums))
+
+
+def _load(src: str):
+    digest = hashlib.sha256(src.encode()).hexdigest()[:20]
+    with _LOCK:
+        mod = _MODULES.get(digest)
+        if mod is not None:
+            return mod
+        folder = cache_dir() / "kernels"
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"k_{digest}.py"
+            if not path.exists() or path.read_text(encoding="utf-8") != src:
+                tmp = path.with_suffix(f".{os.getpid()}.tmp")
+                tmp.write_text(src, encoding="utf-8")
+                os.replace(tmp, path)
+        except OSError as exc:
+            raise ParameterError(f"cannot write the compiled-kernel cache in {folder} ({exc}); set "
+                                 "BAODE_EVAL_CACHE to a writable folder") from None
+        spec = importlib.util.spec_from_file_location(f"_baode_kernel_{digest}", path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        _MODULES[digest] = mod
+        return mod
+
+
+def _plain(values: pd.Series, name: str) -> np.ndarray:
+    """A numpy array Numba can read as numbers (NaN = missing), converting only when needed."""
+    from .framework import _to_float
+
+    dtype = values.dtype
+    if isinstance(dtype, np.dtype) and dtype.kind in "iuf":
+        return values.to_numpy()
+    if isinstance(dtype, np.dtype) and dtype.kind == "b":
+        return values.to_numpy().view(np.uint8)  # no copy; Numba's float() takes no bool
+    return _to_float(values, name)
+
+
+class Compiled:
+    """Phase-1 ``ratios`` for :func:`baode_eval.survey.sufficient_statistics`: the indicators of
+    ``framework`` summed by the compiled kernel instead of evaluated as arrays."""
+
+    def __init__(self, framework, *, year_column: str = "year", threads: int | None = None):
+        self.framework, self.year_column, self.threads = framework, year_column, threads
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return tuple(i.id for i in self.framework.indicators)
+
+    def cell_sums(self, data, **kw) -> dict:
+        return cell_sums(data, self.framework, year_column=self.year_column, threads=self.threads, **kw)
+
+
+def _names(framework) -> tuple[list[str], list[tuple[str, str]]]:
+    """Value columns and (column, isna/notna) masks the framework's expressions read."""
+    gen = _Gen(framework.parameters)
+    for ind in framework.indicators:
+        gen.expr(ind.numerator.tree), gen.expr(ind.denominator.tree)
+    return gen.columns, gen.masks
+
+
+def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.ndarray, weights, ngroups: int,
+              second: bool, year_column: str = "year", threads: int | None = None) -> dict:
+    """``{"y:id": ..., "x:id": ..., "n:id": ..., ["yy:id", "xy:id", "xx:id"]}`` per cell.
+
+    The same sums as the numpy engine's phase 1 (to floating-point rounding: a cell's rows are
+    added one by one here, block by block there)."""
+    if not available():
+        raise ParameterError("engine='numba' needs Numba: pip install 'baode-eval[fast]' (or numba>=0.60)")
+    value_cols, mask_cols = _names(framework)
+    absent = [c for c in value_cols + [c for c, _ in mask_cols] if c not in data.columns]
+    if absent:
+        raise DataError(f"columns needed by the framework {framework.id!r} are not in the data: {absent}")
+    arrays = {c: _plain(data[c], c) for c in value_cols}
+    # columns that can make a value missing: NaN, and +-inf (inf * 0, inf - inf are NaN)
+    missing = frozenset(c for c, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all())
+    weighted = weights is not None
+    src, gen, layout = _source(framework, second, missing, weighted)
+    mod = _load(src)
+    cols = [arrays[c] for c in gen.columns]
+    masks = []
+    for c, fn in gen.masks:
+        na = np.asarray(pd.isna(data[c]), bool)
+        masks.append(na if fn == "isna" else ~na)
+    tables = []
+    for name in gen.tables:
+        p = framework.parameters[name]
+        first, last = min(p.by_year), max(p.by_year)
+        tab = np.array([np.nan if (v := p.value_for(y)) is None else v for y in range(first, last + 1)], np.float64)
+        tables += [tab, int(first)]
+    if gen.tables:
+        if year_column not in data.columns:
+            raise DataError(f"parameters {gen.tables} vary by year but the data has no {year_column!r} column")
+        yr = _plain(data[year_column], year_column)
+    else:
+        yr = np.zeros(1)
+    w = weights if weighted else np.ones(1)
+    out = np.zeros((ngroups, max(layout["width"], 1)))
+    dom = np.asarray(in_domain, np.bool_)
+    nthreads = max(1, min(threads or os.cpu_count() or 1, 8))
+    bounds = np.linspace(0, ngroups, nthreads + 1).astype(np.int64)
+
+    def run(t):
+        lo, hi = int(bounds[t]), int(bounds[t + 1])
+        mod.kernel(gid, dom, w, lo, hi, yr, out[lo:hi], *cols, *masks, *tables)
+
+    if nthreads == 1:
+        run(0)
+    else:
+        with ThreadPoolExecutor(max_workers=nthreads) as pool:
+            list(pool.map(run, range(nthreads)))
+    from ._jit import transpose
+
+    flat = np.empty((out.shape[1], out.shape[0]))  # every sum as a contiguous row
+    transpose(out, flat)
+    del out
+    sums, ints = {}, {}
+    for name, j in layout["where"].items():
+        if name.startswith("n:"):
+            if j not in ints:
+                ints[j] = flat[j].astype(np.int64)
+            sums[name] = ints[j]
+        else:
+            sums[name] = flat[j]
+    return sums
