@@ -17,6 +17,7 @@ on the change since the previous year. Census data (no weights) compares the exa
 """
 from __future__ import annotations
 
+import functools
 import html as _html
 import json
 import os
@@ -534,7 +535,7 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
     trend = _Trend(summary, year_column, baseline_year)
     ref = _reference_growth(reference) if trend.ok else {}
     cols = {k: [] for k in ("estimate", "std_error", "ci_low", "ci_high", "n", "target", "verdict")}
-    domains = None
+    domains, year_codes = None, None
     for name, part, lin in survey.finalise_parts(summary, kinds, level=level):
         ind = fwk.indicator(name)
         if domains is None:
@@ -549,8 +550,9 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
         target = np.full(m, np.nan)
         if t is not None and t.direction in (">=", "<="):
             if year_column in part.columns:
-                years = part[year_column].to_numpy()
-                uniq, inv = np.unique(years, return_inverse=True)
+                if year_codes is None:  # the same domains for every indicator: once
+                    year_codes = np.unique(part[year_column].to_numpy(), return_inverse=True)
+                uniq, inv = year_codes
                 vals = np.array([np.nan if (v := t.value_for(y, fwk.parameters)) is None else v for y in uniq])
                 target = vals[inv]
             else:
@@ -811,11 +813,17 @@ def _reference_growth(reference) -> dict:
     if reference is False:
         return {}
     if reference is None:
-        from .datasets import load_reference
-
-        reference = load_reference()
+        return _bundled_reference_growth()
     out = {}
     for name, g in reference.groupby("series"):
         s = g.set_index(g["year"].astype(int))["value"].astype(float).sort_index()
         out[name] = {int(y): s[y] / s[y - 1] - 1 for y in s.index if y - 1 in s.index}
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _bundled_reference_growth() -> dict:
+    """Growth of the bundled reference series (read once per process; it ships with the package)."""
+    from .datasets import load_reference
+
+    return _reference_growth(load_reference())

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special, stats
 
 from .errors import DataError, ParameterError
 from .options import KINDS, LONELY_PSU, check_level, check_option
@@ -644,16 +644,44 @@ def restore_dtypes(frame: pd.DataFrame, summary: Summary) -> pd.DataFrame:
     return frame
 
 
+class _GroupSum:
+    """Sums of cell values by group id; ``np.add.reduceat`` over runs when the ids are sorted
+    and every group is present (cells come sorted by domain and stratum), else ``np.bincount``."""
+
+    def __init__(self, ids: np.ndarray, n: int):
+        self.ids, self.n = ids, n
+        self.starts = None
+        if len(ids) and n and ids[0] == 0 and ids[-1] == n - 1:
+            step = np.diff(ids)
+            if ((step == 0) | (step == 1)).all():
+                self.starts = np.concatenate([[0], np.flatnonzero(step) + 1])
+
+    def __call__(self, values) -> np.ndarray:
+        values = np.asarray(values, np.float64)
+        if self.starts is not None:
+            return np.add.reduceat(values, self.starts)
+        return np.bincount(self.ids, values, self.n)
+
+
+def _group_sum(summary: Summary, ids: np.ndarray, n: int) -> _GroupSum:
+    cache = summary.extra.setdefault("_group_sums", {})
+    hit = cache.get(id(ids))
+    if hit is None or hit.ids is not ids or hit.n != n:
+        hit = cache[id(ids)] = _GroupSum(ids, n)
+    return hit
+
+
 def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -> _Lin:
     cells = summary.cells
     if dom is None:
         dom, domains = _domain_ids(summary)
     D = len(domains)
+    by_dom = _group_sum(summary, dom, D)
     Yc = cells[f"y:{name}"].to_numpy(np.float64)
     Xc = cells[f"x:{name}"].to_numpy(np.float64)
-    n = np.bincount(dom, cells[f"n:{name}"].to_numpy(np.float64), D)
-    Y = np.bincount(dom, Yc, D)
-    X = np.bincount(dom, Xc, D)
+    n = by_dom(cells[f"n:{name}"].to_numpy(np.float64))
+    Y = by_dom(Yc)
+    X = by_dom(Xc)
     if kind == "total":
         est = Y
         R = np.zeros(D)
@@ -667,17 +695,18 @@ def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -
     z = None
     if summary.design.needs_variance:
         ds_id, d_of, n_h, f_h, G = _domain_strata(summary, dom)
+        by_ds = _group_sum(summary, ds_id, G)
         if summary.rows_are_psus:
-            s1 = np.bincount(ds_id, Yc - R[dom] * Xc, G) / scale[d_of]
+            s1 = by_ds(Yc - R[dom] * Xc) / scale[d_of]
             yy = cells[f"yy:{name}"].to_numpy(np.float64)
             xy = cells[f"xy:{name}"].to_numpy(np.float64)
             xx = cells[f"xx:{name}"].to_numpy(np.float64)
             Rc = R[dom]
-            s2 = np.bincount(ds_id, yy - 2 * Rc * xy + Rc * Rc * xx, G) / scale[d_of] ** 2
+            s2 = by_ds(yy - 2 * Rc * xy + Rc * Rc * xx) / scale[d_of] ** 2
         else:
             z = (Yc - R[dom] * Xc) / scale[dom]
-            s1 = np.bincount(ds_id, z, G)
-            s2 = np.bincount(ds_id, z * z, G)
+            s1 = by_ds(z)
+            s2 = by_ds(z * z)
         var = _stratum_variance(s1, s2, n_h, f_h, d_of, D, summary, name)
     return _Lin(domains, dom, est, var, n, z)
 
@@ -715,10 +744,10 @@ def _stratum_variance(s1, s2, n_h, f_h, d_of, D, summary, name) -> np.ndarray:
     v = np.where(single, 0.0, v)
     if single.any() and summary.design.lonely_psu == "adjust":
         # centre the lone PSU at the mean PSU total of the whole design (R survey "adjust")
-        zbar = np.bincount(d_of, s1, D) / max(summary.n_psu_total, 1)
+        zbar = _group_sum(summary, d_of, D)(s1) / max(summary.n_psu_total, 1)
         zb = zbar[d_of]
         v = np.where(single, (1 - f_h) * (s2 - 2 * s1 * zb + zb * zb), v)
-    return np.clip(np.bincount(d_of, v, D), 0.0, None)
+    return np.clip(_group_sum(summary, d_of, D)(v), 0.0, None)
 
 
 def interval(est, se, n, *, kind: str, level: float, df: float, census: bool):
@@ -735,17 +764,20 @@ def interval(est, se, n, *, kind: str, level: float, df: float, census: bool):
             p = np.clip(est, 1e-300, 1 - 1e-16)
             logit = np.log(p / (1 - p))
             half = q * se / (p * (1 - p))
-            lo_l = 1 / (1 + np.exp(-(logit - half)))
-            hi_l = 1 / (1 + np.exp(-(logit + half)))
-            # Wilson score interval on the unweighted count where p is exactly 0 or 1
-            nn = np.asarray(n, np.float64)
-            zq = stats.norm.ppf(0.5 + level / 2)
-            centre = (est + zq * zq / (2 * nn)) / (1 + zq * zq / nn)
-            hw = zq / (1 + zq * zq / nn) * np.sqrt(est * (1 - est) / nn + zq * zq / (4 * nn * nn))
-        lo = np.where(inner, lo_l, np.where(nn > 0, centre - hw, np.nan))
-        hi = np.where(inner, hi_l, np.where(nn > 0, centre + hw, np.nan))
-        lo = np.clip(lo, 0.0, 1.0)
-        hi = np.clip(hi, 0.0, 1.0)
+            lo = special.expit(logit - half)
+            hi = special.expit(logit + half)
+            edge = np.flatnonzero(~inner)
+            if len(edge):
+                # Wilson score interval on the unweighted count where p is exactly 0 or 1
+                e = est[edge]
+                nn = np.broadcast_to(np.asarray(n, np.float64), est.shape)[edge]
+                zq = stats.norm.ppf(0.5 + level / 2)
+                centre = (e + zq * zq / (2 * nn)) / (1 + zq * zq / nn)
+                hw = zq / (1 + zq * zq / nn) * np.sqrt(e * (1 - e) / nn + zq * zq / (4 * nn * nn))
+                lo[edge] = np.where(nn > 0, centre - hw, np.nan)
+                hi[edge] = np.where(nn > 0, centre + hw, np.nan)
+        np.clip(lo, 0.0, 1.0, out=lo)
+        np.clip(hi, 0.0, 1.0, out=hi)
     return lo, hi
 
 

@@ -1,5 +1,5 @@
 """Phase 1 on every engine gives the same scorecard: pandas in memory (the reference), pandas
-streaming Parquet, Dask (on a LocalCluster this module starts itself, worker in another process)
+streaming Parquet (with the numpy kernel and with the compiled Numba kernel), Dask (on a LocalCluster this module starts itself, worker in another process)
 and DuckDB; on a single file, on several files and on a hive-partitioned directory; in census
 mode and on a two-stage survey sample (strata, PSUs, fpc). Clear errors for missing paths,
 missing columns (file and column named) and an unreachable scheduler.
@@ -29,6 +29,7 @@ ATOL = 1e-9  # change tables only (see above)
 distributed = pytest.importorskip("distributed")
 pytest.importorskip("dask.dataframe")
 pytest.importorskip("duckdb")
+pytest.importorskip("numba")
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +96,7 @@ def survey_reference(survey_files):
 # the engines agree
 
 
-@pytest.mark.parametrize("engine", ["pandas", "duckdb", "dask"])
+@pytest.mark.parametrize("engine", ["pandas", "numba", "duckdb", "dask"])
 def test_census_panel_same_on_every_engine(engine, census_file, census_reference, cluster):
     kw = {"scheduler": cluster.scheduler_address} if engine == "dask" else {}
     card = scorecard.build_from_parquet(census_file, engine=engine, lang="en", **kw)
@@ -105,7 +106,7 @@ def test_census_panel_same_on_every_engine(engine, census_file, census_reference
 
 
 @pytest.mark.parametrize("layout", ["single", "multi", "hive", "glob"])
-@pytest.mark.parametrize("engine", ["pandas", "duckdb", "dask"])
+@pytest.mark.parametrize("engine", ["pandas", "numba", "duckdb", "dask"])
 def test_survey_sample_same_on_every_engine_and_layout(engine, layout, survey_files, survey_reference, cluster):
     kw = {"scheduler": cluster.scheduler_address} if engine == "dask" else {}
     card = scorecard.build_from_parquet(survey_files[layout], engine=engine, lang="en", **kw)
@@ -239,7 +240,7 @@ def test_unreachable_scheduler_is_one_line_exit_2(census_file, capsys):
 
 
 def test_bad_engine_and_scheduler_values(census_file, capsys):
-    with pytest.raises(ParameterError, match=r"engine must be one of \['pandas', 'dask', 'duckdb', 'numpy'\]"):
+    with pytest.raises(ParameterError, match=r"engine must be one of \['pandas', 'numba', 'dask', 'duckdb', 'numpy'\]"):
         scorecard.build_from_parquet(census_file, engine="spark")
     with pytest.raises(ParameterError, match="scheduler must be"):
         scorecard.build_from_parquet(census_file, engine="dask", scheduler="nonsense")
