@@ -103,9 +103,9 @@ def resolve_design(data: pd.DataFrame, mode: str = "auto", *, weights=None, stra
 # verdicts
 
 
-def one_sided_bounds(est, se, n, *, kind, level, df, census):
+def one_sided_bounds(est, se, n, *, kind, level, df, census, jit=False):
     """One-sided (lower, upper) confidence bounds at ``level``: the ends of the 2*level-1 interval."""
-    return survey.interval(est, se, n, kind=kind, level=2 * level - 1, df=df, census=census)
+    return survey.interval(est, se, n, kind=kind, level=2 * level - 1, df=df, census=census, jit=jit)
 
 
 def verdicts(est, lower, upper, target, direction) -> np.ndarray:
@@ -499,6 +499,7 @@ def build_from_parquet(
             sums = scale.sums_streaming(source, fwk, des, by, year_column=year_column, chunk_rows=chunk_rows,
                                         compiled=engine == "numba")
         summary = survey.summary_from_partial_sums(sums, names=names, design=des, by=by, dtypes=dtypes)
+        summary.extra["jit"] = engine == "numba"  # phase 2's compiled loops too
     t1 = time.perf_counter()
     card = from_summary(summary, fwk, level=level, lang=lang, baseline_year=baseline_year, reference=reference,
                         year_column=year_column)
@@ -559,7 +560,8 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
                 v = t.value_for(None, fwk.parameters)
                 target = np.full(m, np.nan if v is None else v)
             lo, hi = one_sided_bounds(est, part["std_error"].to_numpy(), part["n"].to_numpy(), kind=ind.kind,
-                                      level=level, df=summary.df, census=census)
+                                      level=level, df=summary.df, census=census,
+                                      jit=bool(summary.extra.get("jit")))
             verdict = verdict_codes(est, lo, hi, target, t.direction)
         elif t is not None and "previous_year" in ch:
             prev = ch["previous_year"]

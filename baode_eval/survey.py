@@ -340,7 +340,7 @@ def sufficient_statistics(
         cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
     dtypes = {col: data[col].dtype for col in by}
     return Summary(by, names, cells, strata, design, rows_are_psus, n_psu_total, len(strata),
-                   extra={"dtypes": dtypes})
+                   extra={"dtypes": dtypes, "jit": hasattr(ratios, "cell_sums")})
 
 
 # --------------------------------------------------------------------------------------------
@@ -676,9 +676,20 @@ def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -
     if dom is None:
         dom, domains = _domain_ids(summary)
     D = len(domains)
-    by_dom = _group_sum(summary, dom, D)
     Yc = cells[f"y:{name}"].to_numpy(np.float64)
     Xc = cells[f"x:{name}"].to_numpy(np.float64)
+    if summary.extra.get("jit") and summary.design.needs_variance and not summary.rows_are_psus:
+        # the compiled engine: the same steps fused in one loop (baode_eval._jit.linearise)
+        from . import _jit
+
+        ds_id, d_of, n_h, f_h, G = _domain_strata(summary, dom)
+        lonely = summary.design.lonely_psu
+        if lonely == "fail" and (n_h <= 1).any():
+            _stratum_variance(np.zeros(G), np.zeros(G), n_h, f_h, d_of, D, summary, name)  # raises
+        est, var, n, z = _jit.linearise(dom, ds_id, d_of, D, G, Yc, Xc, cells[f"n:{name}"].to_numpy(np.float64),
+                                        n_h, f_h, kind == "total", lonely == "adjust", summary.n_psu_total)
+        return _Lin(domains, dom, est, var, n, z)
+    by_dom = _group_sum(summary, dom, D)
     n = by_dom(cells[f"n:{name}"].to_numpy(np.float64))
     Y = by_dom(Yc)
     X = by_dom(Xc)
@@ -750,13 +761,20 @@ def _stratum_variance(s1, s2, n_h, f_h, d_of, D, summary, name) -> np.ndarray:
     return np.clip(_group_sum(summary, d_of, D)(v), 0.0, None)
 
 
-def interval(est, se, n, *, kind: str, level: float, df: float, census: bool):
-    """Two-sided interval: t (design df); logit for proportions; Wilson on n when p is 0 or 1."""
+def interval(est, se, n, *, kind: str, level: float, df: float, census: bool, jit: bool = False):
+    """Two-sided interval: t (design df); logit for proportions; Wilson on n when p is 0 or 1.
+    ``jit``: the same in one compiled loop (:func:`baode_eval._jit.proportion_interval`)."""
     est = np.asarray(est, np.float64)
     se = np.asarray(se, np.float64)
     if census:
         return est.copy(), est.copy()
     q = stats.t.ppf(0.5 + level / 2, df)
+    if kind == "proportion" and jit:
+        from . import _jit
+
+        nn = np.broadcast_to(np.asarray(n, np.float64), est.shape)
+        return _jit.proportion_interval(est, np.broadcast_to(se, est.shape), np.ascontiguousarray(nn), q,
+                                        stats.norm.ppf(0.5 + level / 2))
     lo, hi = est - q * se, est + q * se
     if kind == "proportion":
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -793,7 +811,7 @@ def finalise_parts(summary: Summary, kinds: Mapping[str, str] | str, *, level: f
         lin = _linearise(summary, name, kind, dom, domains)
         se = np.sqrt(lin.var)
         lo, hi = interval(lin.est, se, lin.n, kind=kind, level=level, df=summary.df,
-                          census=not summary.design.needs_variance)
+                          census=not summary.design.needs_variance, jit=bool(summary.extra.get("jit")))
         part = domains.copy() if summary.by else pd.DataFrame(index=range(1))
         part["estimate"] = lin.est
         part["std_error"] = se

@@ -261,3 +261,29 @@ def test_unwritable_cache_folder_is_named(bundled, tmp_path, monkeypatch):
 def test_a_column_the_framework_needs_is_named(bundled):
     with pytest.raises(DataError, match="family_doctor_signed"):
         scorecard.build(bundled.drop(columns=["family_doctor_signed"]), engine="numba")
+
+
+@pytest.mark.parametrize("lonely", ["adjust", "certainty", "fail"])
+@pytest.mark.parametrize("kind", ["proportion", "mean", "ratio", "total"])
+def test_compiled_phase2_same_as_numpy(kind, lonely):
+    """Phase 2 of the numba engine (fused linearisation, compiled intervals) against numpy on the
+    same sums: a stratum with one PSU, an fpc, proportions at exactly 0 and 1."""
+    data = _frame(n=600, seed=9)
+    data["stratum"] = np.where(data["psu"] == 11, 3, data["stratum"])  # stratum 3: one PSU
+    data.loc[data["site"] == "S3", "c"] = True  # a proportion of exactly 1 in some domains
+    data["fpc"] = data["stratum"].map({0: 40, 1: 40, 2: 40, 3: 5}).astype(float)
+    fwk = _framework([("c", "1"), ("b", "d"), ("a", "1"), ("c", "b >= 1")])
+    design = survey.Design(weights="weight", strata="stratum", psu="psu", fpc="fpc", lonely_psu=lonely)
+    summary = survey.sufficient_statistics(data, kernel.Compiled(fwk), design=design, by=("site", "year"))
+    assert summary.extra["jit"]
+    if lonely == "fail":
+        with pytest.raises(DataError, match="single PSU"):
+            survey.finalise(summary, kind)
+        return
+    got = survey.finalise(summary, kind)
+    summary.extra["jit"] = False
+    ref = survey.finalise(summary, kind)
+    assert (ref["std_error"] > 0).any() and ref["estimate"].notna().any()
+    if kind == "proportion":
+        assert (ref["estimate"] == 1).any()  # the Wilson branch is used
+    pd.testing.assert_frame_equal(ref, got, check_exact=False, rtol=1e-9, atol=1e-15)
