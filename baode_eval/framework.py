@@ -346,9 +346,27 @@ def resolve(framework) -> Path:
     return bundled
 
 
+_LOADED: dict = {}  # (path, mtime, size, extra columns) -> Framework (frozen, safe to share)
+
+
 def load(framework=None, *, extra_columns=()) -> Framework:
-    """Read and validate a framework (bundled name or path; default Baode's four goals)."""
+    """Read and validate a framework (bundled name or path; default Baode's four goals).
+    A file is parsed once per process and again only when it changes."""
     path = resolve(framework)
+    try:
+        st = path.stat()
+        key = (str(path.resolve()), st.st_mtime_ns, st.st_size, tuple(extra_columns))
+    except OSError:
+        key = None
+    if key is not None and key in _LOADED:
+        return _LOADED[key]
+    fwk = _load_file(path, extra_columns)
+    if key is not None:
+        _LOADED[key] = fwk
+    return fwk
+
+
+def _load_file(path: Path, extra_columns) -> Framework:
     try:
         with open(path, encoding="utf-8") as fh:
             raw = yaml.safe_load(fh)
