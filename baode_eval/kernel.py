@@ -336,6 +336,24 @@ class Compiled:
         return cell_sums(data, self.framework, year_column=self.year_column, threads=self.threads, **kw)
 
 
+def _years(col: pd.Series) -> np.ndarray:
+    """Year per row as float (NaN = missing), for by-year parameters: numbers as they are; a
+    categorical or text column (``"2021"``) through its distinct values, as the numpy engine's
+    ``int(year)`` lookup reads them (a value that is not a number has no parameter value)."""
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iuf":
+        return col.to_numpy()
+    codes, uniq = pd.factorize(col)
+
+    def number(v):
+        try:
+            return float(int(v)) if not isinstance(v, float) else v
+        except (TypeError, ValueError):
+            return np.nan
+
+    vals = np.array([number(v) for v in uniq] + [np.nan], np.float64)
+    return vals[codes]  # code -1 (missing) takes the trailing NaN
+
+
 def _names(framework) -> tuple[list[str], list[tuple[str, str]]]:
     """Value columns and (column, isna/notna) masks the framework's expressions read."""
     gen = _Gen(framework.parameters)
@@ -376,7 +394,7 @@ def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.n
     if gen.tables:
         if year_column not in data.columns:
             raise DataError(f"parameters {gen.tables} vary by year but the data has no {year_column!r} column")
-        yr = _plain(data[year_column], year_column)
+        yr = _years(data[year_column])
     else:
         yr = np.zeros(1)
     w = weights if weighted else np.ones(1)

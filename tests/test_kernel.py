@@ -287,3 +287,21 @@ def test_compiled_phase2_same_as_numpy(kind, lonely):
     if kind == "proportion":
         assert (ref["estimate"] == 1).any()  # the Wilson branch is used
     pd.testing.assert_frame_equal(ref, got, check_exact=False, rtol=1e-9, atol=1e-15)
+
+
+@pytest.mark.parametrize("as_type", ["category", "str", "Int64"])
+def test_by_year_parameter_with_a_categorical_or_text_year(as_type):
+    """`a < line` reads the year's line whatever the year column's type (numpy engine: int(year))."""
+    data = _frame(seed=11)
+    data["year"] = data["year"].astype(as_type)
+    fwk = _framework([("a < line", "1"), ("line", "1")])
+    design = DESIGNS["census"]
+    _assert_same_cells(_cells(data, fwk, design, compiled=False, by=("site",)),
+                       _cells(data, fwk, design, compiled=True, by=("site",)))
+
+
+def test_no_rows():
+    data = _frame().iloc[:0]
+    fwk = _framework([("a", "1"), ("c", "b")])
+    for design in (DESIGNS["survey, PSUs"], DESIGNS["census"]):
+        _assert_same_cells(_cells(data, fwk, design, compiled=False), _cells(data, fwk, design, compiled=True))
