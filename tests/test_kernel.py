@@ -305,3 +305,19 @@ def test_no_rows():
     fwk = _framework([("a", "1"), ("c", "b")])
     for design in (DESIGNS["survey, PSUs"], DESIGNS["census"]):
         _assert_same_cells(_cells(data, fwk, design, compiled=False), _cells(data, fwk, design, compiled=True))
+
+
+def test_unused_categories_make_no_cells():
+    """A categorical site or PSU with categories that no row has (a block of a bigger file)
+    gives no empty cells: an empty PSU would count in its stratum's number of PSUs."""
+    data = _frame(seed=12)
+    data["site"] = data["site"].cat.add_categories(["S0", "S9"])
+    data["psu"] = pd.Categorical(data["psu"], categories=range(-3, 20))
+    fwk = _framework([("a", "1"), ("c", "b")])
+    design = DESIGNS["survey, PSUs"]
+    ref = survey.sufficient_statistics(data, lambda b: fw.row_values(b, fwk), design=design, by=("site", "year"))
+    got = survey.sufficient_statistics(data, kernel.Compiled(fwk), design=design, by=("site", "year"))
+    _assert_same_cells(ref.cells, got.cells)
+    assert (got.cells["_rows"] > 0).all()
+    pd.testing.assert_frame_equal(ref.strata, got.strata)
+    assert got.n_psu_total == data["psu"].nunique()
