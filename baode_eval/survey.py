@@ -35,6 +35,7 @@ variances and intervals on that small table without seeing a row again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import os
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -105,6 +106,7 @@ class Summary:
 # phase 1: one pass to plain sums
 
 
+PARALLEL_MIN = 100_000  # rows (phase 1) or cells (phase 2) from which the numba engine uses threads
 _DENSE_LIMIT = 1 << 24  # largest lookup table (entries) used instead of hashing to number keys
 
 
@@ -228,19 +230,27 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
     nrow = len(data)
     w = _weights(data, design)
     jit = hasattr(ratios, "cell_sums")  # the compiled kernel: number the groups with Numba too
+    key_cols = [*by, *([design.strata] if design.strata else []), *([design.psu] if design.psu else [])]
+    if jit and len(key_cols) > 1 and nrow >= PARALLEL_MIN:  # Numba's loops release the GIL: columns side by side
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(len(key_cols), os.cpu_count() or 1)) as pool:
+            coded = dict(zip(key_cols, pool.map(lambda c: _codes(data[c], True), key_cols)))
+    else:
+        coded = {c: _codes(data[c], jit) for c in key_cols}
     keys, cards, uniques = [], [], []
     for col in by:
-        c, u = _codes(data[col], jit)
+        c, u = coded[col]
         keys.append(c), cards.append(len(u)), uniques.append(u)
     strata_codes, strata_uniques, psu_uniques = None, None, None
     if design.strata:
-        strata_codes, strata_uniques = _codes(data[design.strata], jit)
+        strata_codes, strata_uniques = coded[design.strata]
         if (strata_codes < 0).any():
             raise DataError("missing values in the strata column", column=design.strata)
         keys.append(strata_codes), cards.append(len(strata_uniques))
     rows_are_psus = design.psu is None
     if not rows_are_psus:
-        pc, psu_uniques = _codes(data[design.psu], jit)
+        pc, psu_uniques = coded[design.psu]
         if (pc < 0).any():
             raise DataError("missing values in the psu column", column=design.psu)
         keys.append(pc), cards.append(len(psu_uniques))
@@ -806,9 +816,22 @@ def finalise_parts(summary: Summary, kinds: Mapping[str, str] | str, *, level: f
         kinds = {name: kinds for name in summary.names}
     dom, domains = _domain_ids(summary)
     domains = restore_dtypes(domains, summary)
-    for name in summary.names:
-        kind = check_option("kind", kinds[name], KINDS)
-        lin = _linearise(summary, name, kind, dom, domains)
+    names = list(summary.names)
+    for name in names:
+        check_option("kind", kinds[name], KINDS)
+    lins = {}
+    if summary.extra.get("jit") and len(names) > 1 and len(summary.cells) >= PARALLEL_MIN:
+        # the compiled linearisation releases the GIL: indicators side by side (the shared
+        # (domain, stratum) grouping is made first, once)
+        from concurrent.futures import ThreadPoolExecutor
+
+        if summary.design.needs_variance:
+            _domain_strata(summary, dom)
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            lins = dict(zip(names, pool.map(lambda nm: _linearise(summary, nm, kinds[nm], dom, domains), names)))
+    for name in names:
+        kind = kinds[name]
+        lin = lins.pop(name, None) or _linearise(summary, name, kind, dom, domains)
         se = np.sqrt(lin.var)
         lo, hi = interval(lin.est, se, lin.n, kind=kind, level=level, df=summary.df,
                           census=not summary.design.needs_variance, jit=bool(summary.extra.get("jit")))

@@ -321,3 +321,16 @@ def test_unused_categories_make_no_cells():
     assert (got.cells["_rows"] > 0).all()
     pd.testing.assert_frame_equal(ref.strata, got.strata)
     assert got.n_psu_total == len(data[["stratum", "psu"]].drop_duplicates())  # PSUs nested in strata
+
+
+def test_threaded_key_numbering_and_phase2_same_as_serial(monkeypatch):
+    """Large inputs number key columns and linearise indicators in threads; force that on small
+    data and compare with the numpy engine."""
+    from baode_eval.simulate import simulate
+
+    data = simulate(seed=5, mode="survey").data
+    ref = scorecard.build(data, lang="en")
+    monkeypatch.setattr(survey, "PARALLEL_MIN", 0)
+    card = scorecard.build(data, lang="en", engine="numba")
+    pd.testing.assert_frame_equal(ref.tidy(), card.tidy(), check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(ref.changes(), card.changes(), check_exact=False, rtol=1e-9, atol=1e-9)
