@@ -155,7 +155,10 @@ def main(argv=None):
     if args.data:
         fwk = framework.load()
         need = ["site", "year", "weight", "stratum", "psu", *fwk.columns()]
-        data = load_simulated(args.data, list(dict.fromkeys(need)))
+        data = load_simulated(args.data, [c for c in dict.fromkeys(need)])
+        if args.design == "survey" and not data["weight"].notna().any():
+            raise SystemExit(f"{args.data} is a census (no weights): add --design census, or simulate with "
+                             "--mode survey")
     else:
         data = generate(args.households, args.years, args.sites)
     gen = time.perf_counter() - t0
