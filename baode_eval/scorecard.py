@@ -574,18 +574,19 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
         cols["target"].append(target)
         cols["verdict"].append(verdict)
     K, m = len(fwk.indicators), (len(domains) if domains is not None else 1)
-    ind_codes = np.repeat(np.arange(K), m)
+    small = np.int8 if K < 127 else np.int32  # category codes in the dtype pandas keeps: no conversion
+    ind_codes = np.repeat(np.arange(K, dtype=small), m)
     goal_ids = [g.id for g in fwk.goals]
-    goal_of = np.array([goal_ids.index(i.goal) for i in fwk.indicators])[ind_codes]
+    goal_of = np.array([goal_ids.index(i.goal) for i in fwk.indicators], small)[ind_codes]
     out = {}
     if by:
         for c in by:
             col = domains[c]
-            out[c] = (pd.Categorical.from_codes(np.tile(col.cat.codes.to_numpy(), K), categories=col.cat.categories)
+            out[c] = (pd.Categorical.from_codes(np.tile(col.cat.codes.to_numpy(), K), dtype=col.dtype, validate=False)
                       if isinstance(col.dtype, pd.CategoricalDtype) else np.tile(col.to_numpy(), K))
 
-    def cat(codes, labels):
-        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object))
+    def cat(codes, labels):  # codes made here, within range: no validation pass over 27 x domains
+        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object), validate=False)
 
     out["goal"] = cat(goal_of, goal_ids)
     out["goal_label"] = cat(goal_of, [g.label(lang) for g in fwk.goals])
@@ -593,17 +594,18 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
     out["label"] = cat(ind_codes, [i.label(lang) for i in fwk.indicators])
     def per_indicator(values):
         labels = list(dict.fromkeys(v for v in values if v is not None))
-        codes = np.array([labels.index(v) if v is not None else -1 for v in values])
-        return pd.Categorical.from_codes(codes[ind_codes], categories=pd.Index(labels, dtype=object))
+        codes = np.array([labels.index(v) if v is not None else -1 for v in values], small)
+        return cat(codes[ind_codes], labels)
 
     out["kind"] = per_indicator([i.kind for i in fwk.indicators])
     out["unit"] = per_indicator([i.unit for i in fwk.indicators])
     for k in ("estimate", "std_error", "ci_low", "ci_high"):
         out[k] = np.concatenate(cols[k])
-    out["n"] = np.concatenate(cols["n"]).astype(np.int64)
+    out["n"] = np.concatenate(cols["n"]).astype(np.int64, copy=False)
     out["target"] = np.concatenate(cols["target"])
     out["direction"] = per_indicator([i.target.direction if i.target else None for i in fwk.indicators])
-    out["verdict"] = pd.Categorical.from_codes(np.concatenate(cols["verdict"]), categories=list(_VERDICT_CODES))
+    out["verdict"] = pd.Categorical.from_codes(np.concatenate(cols["verdict"]), categories=list(_VERDICT_CODES),
+                                               validate=False)
     out["target_status"] = per_indicator([i.target.status if i.target else None for i in fwk.indicators])
     out["target_source"] = per_indicator([i.target.source if i.target else None for i in fwk.indicators])
     table = pd.DataFrame(out, copy=False)
