@@ -13,8 +13,9 @@ _JIT = dict(cache=True, nogil=True)
 
 
 @njit(**_JIT)
-def dense_codes(values, lo, span):
-    """Codes 0..k-1 of ints ``values`` (lo <= v < lo + span) in sorted order, and the used values."""
+def dense_codes(values, lo, span, codes):
+    """Codes 0..k-1 of ints ``values`` (lo <= v < lo + span) in sorted order, written into
+    ``codes`` (int32 for fewer bytes to touch, int64 beyond 2**31 rows); returns the used values."""
     present = np.zeros(span, np.bool_)
     for v in values:
         present[v - lo] = True
@@ -30,10 +31,9 @@ def dense_codes(values, lo, span):
         if present[i]:
             used[j] = i + lo
             j += 1
-    codes = np.empty(values.shape[0], np.int64)
     for r in range(values.shape[0]):
         codes[r] = lut[values[r] - lo]
-    return codes, used
+    return used
 
 
 @njit(**_JIT)

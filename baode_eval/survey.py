@@ -132,7 +132,8 @@ def _codes(values, jit: bool = False) -> tuple[np.ndarray, pd.Index]:
             if jit:
                 from . import _jit
 
-                codes, used = _jit.dense_codes(arr, lo, hi - lo + 1)
+                codes = np.empty(len(arr), _index_dtype(len(arr)))
+                used = _jit.dense_codes(arr, lo, hi - lo + 1, codes)
                 return codes, pd.Index(used.astype(arr.dtype))
             codes, used = _dense(arr.astype(np.int64) - lo, hi - lo + 1)
             return codes, pd.Index((used + lo).astype(arr.dtype))
@@ -185,6 +186,11 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[n
     return gid, parts - 1
 
 
+def _index_dtype(n: int):
+    """Integer type for codes and group ids of ``n`` rows (int32: half the memory to touch)."""
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
 def _group_ids_jit(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
     """:func:`_group_ids` with the Numba loops of :mod:`baode_eval._jit` (same result)."""
     from . import _jit
@@ -195,7 +201,8 @@ def _group_ids_jit(code_list: list[np.ndarray], cards: list[int], n: int) -> tup
     radix = [int(c) + 1 for c in cards]
     order = sorted(range(k), key=lambda j: -radix[j])
     first = order[0]
-    gid, used = _jit.dense_codes(code_list[first], -1, radix[first])
+    gid = np.empty(n, _index_dtype(n))
+    used = _jit.dense_codes(code_list[first], -1, radix[first], gid)
     parts = np.full((len(used), k), -1, np.int64)
     parts[:, first] = used + 1
     for j in order[1:]:
@@ -210,7 +217,7 @@ def _group_ids_jit(code_list: list[np.ndarray], cards: list[int], n: int) -> tup
         if span <= max(2 * n, _DENSE_LIMIT):
             used = _jit.combine(gid, code_list[j], radix[j], span)
         else:
-            gid, used = pd.factorize(gid * radix[j] + (code_list[j].astype(np.int64) + 1), sort=True)
+            gid, used = pd.factorize(gid.astype(np.int64) * radix[j] + (code_list[j].astype(np.int64) + 1), sort=True)
             gid, used = gid.astype(np.int64, copy=False), np.asarray(used, np.int64)
         parts = parts[used // radix[j]]
         parts[:, j] = used % radix[j]
