@@ -937,7 +937,9 @@ def _arrow_table(pop: _Population, cols: dict, keep: np.ndarray, table: Level, m
     hh_codes = c["_hh"]
     lo = int(hh_codes.min()) if n else 0
     hi = int(hh_codes.max()) + 1 if n else 0
-    ids = pa.array(_household_ids(np.arange(lo, hi), _region_prefix(pop.region)).tolist(), pa.string())
+    # household IDs: region prefix + "H" + the index zero-padded to 8 digits, built in Arrow
+    ids = pa.compute.binary_join_element_wise(
+        _region_prefix(pop.region) + "H", pa.compute.utf8_lpad(pa.array(np.arange(lo, hi)).cast(pa.string()), 8, "0"), "")
     hh_ids = _decode(hh_codes - lo, ids)
     arrays: dict[str, pa.Array] = {}
     i64 = lambda a: pa.array(np.asarray(a, dtype=np.int64))  # noqa: E731
@@ -1012,10 +1014,6 @@ def _arrow_table(pop: _Population, cols: dict, keep: np.ndarray, table: Level, m
     if missing:  # pragma: no cover - a schema field this simulator does not produce
         raise ParameterError(f"simulator does not produce schema fields {missing}")
     return pa.table({f: arrays[f] for f in fields})
-
-
-def _household_ids(idx: np.ndarray, prefix: str = "") -> np.ndarray:
-    return np.char.add(prefix + "H", np.char.zfill(np.asarray(idx).astype(str), 8)) if len(idx) else np.array([], str)
 
 
 def _truth_frame(pop: _Population, acc: dict) -> pd.DataFrame:
