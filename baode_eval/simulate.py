@@ -1412,17 +1412,11 @@ def write_truth(truth: pd.DataFrame, path: str | Path) -> None:
     columns, text_cells = [], [str(c) for c in truth.columns]
     for name in truth.columns:
         col = truth[name]
-        missing = col.isna().to_numpy()
-        cells = np.full(len(col), "", dtype=object)
-        if col.dtype.kind == "f":
-            values = col.to_numpy()[~missing]
-            cells[~missing] = ["%.10g" % x for x in values.tolist()]
-        elif col.dtype.kind in "iu":
-            cells[~missing] = col.to_numpy()[~missing].astype(np.int64).astype(str)
-        else:
-            cells[~missing] = [str(x) for x in col.to_numpy(dtype=object)[~missing].tolist()]
-            text_cells += cells.tolist()
-        columns.append(cells.tolist())
+        fmt = "%.10g".__mod__ if col.dtype.kind == "f" else str
+        cells = ["" if v is None else fmt(v) for v in col.to_numpy(dtype=object, na_value=None).tolist()]
+        if col.dtype.kind not in "iufb":
+            text_cells += cells
+        columns.append(cells)
     text = "".join(text_cells)
     if any(ch in text for ch in ',"\r\n'):  # a cell to be quoted: leave the CSV dialect to pandas
         truth.to_csv(path, index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g")
