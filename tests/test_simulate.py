@@ -83,6 +83,54 @@ def test_file_written_in_chunks_equals_in_memory_result(tmp_path, monkeypatch):
     assert np.allclose(truth["att"], r.truth["att"], rtol=1e-9, atol=1e-12)
 
 
+def test_packed_household_sums_equal_one_sum_at_a_time():
+    """_run_sums packs several person arrays into the bit fields of one word per cumulative sum;
+    each household sum must equal _runs of that array alone (runs as long as the largest
+    household, values up to the 12 months of a year)."""
+    rng = np.random.default_rng(0)
+    size = rng.integers(1, 9, 5000)
+    starts = np.r_[0, np.cumsum(size)[:-1]]
+    n = int(size.sum())
+    arrays = [rng.random(n) < p for p in (0.1, 0.5, 0.9)] + [np.ones(n, bool)] + [
+        rng.integers(0, 13, n).astype(np.int8), np.full(n, 12, np.int8)] + [rng.random(n) < 0.3 for _ in range(12)]
+    for got, a in zip(sim_mod._run_sums(arrays, starts), arrays, strict=True):
+        np.testing.assert_array_equal(got, sim_mod._runs(a, starts))
+    with pytest.raises(ValueError, match="non-negative"):
+        sim_mod._run_sums([np.full(n, -1, np.int8)], starts)
+
+
+def test_truth_csv_has_the_bytes_of_pandas_to_csv(baode, tmp_path):
+    truth = baode.truth
+    quoted = truth.assign(site=truth["site"].where(truth["by"] != "site", 'a,"b'))  # left to pandas
+    for t in (truth, quoted, truth.iloc[:0]):
+        sim_mod.write_truth(t, tmp_path / "a.csv")
+        t.to_csv(tmp_path / "b.csv", index=False, encoding="utf-8", lineterminator="\n", float_format="%.10g")
+        assert (tmp_path / "a.csv").read_bytes() == (tmp_path / "b.csv").read_bytes()
+
+
+def test_parquet_encodings_change_the_bytes_not_the_data(tmp_path):
+    """Yuan amounts are written BYTE_STREAM_SPLIT and row IDs plain (faster to write); readers
+    get the canonical columns and types back, and the statistics are kept."""
+    import pyarrow as pa
+
+    kw = dict(households=800, sites=5, seed=1)
+    write_simulation(tmp_path / "h.parquet", **kw)
+    meta = pq.ParquetFile(tmp_path / "h.parquet").metadata
+    col = {meta.row_group(0).column(i).path_in_schema: meta.row_group(0).column(i) for i in range(meta.num_columns)}
+    assert "BYTE_STREAM_SPLIT" in col["net_income"].encodings
+    assert "RLE_DICTIONARY" not in col["household_id"].encodings
+    assert "RLE_DICTIONARY" in col["site"].encodings
+    assert col["site"].statistics.has_null_count  # baode_eval.scale reads null counts from the footer
+    table = pq.read_table(tmp_path / "h.parquet")
+    assert table.schema.field("household_id").type == pa.string()
+    assert pa.types.is_dictionary(table.schema.field("household_type").type)
+    data = simulate(**kw).data
+    pd.testing.assert_frame_equal(load_simulated(tmp_path / "h.parquet"), data)
+    duckdb = pytest.importorskip("duckdb")
+    [total] = duckdb.sql(f"SELECT sum(net_income), count(DISTINCT household_id) FROM '{tmp_path / 'h.parquet'}'").fetchall()
+    assert total == (pytest.approx(data["net_income"].sum()), data["household_id"].nunique())
+
+
 def test_regions_are_independent_pieces_of_one_registry(tmp_path):
     """region=r: distinct household IDs, sites, counties, strata and PSUs, independent random
     streams, the same seed reproduces a region, and region=None is the plain simulation."""
