@@ -13,12 +13,10 @@ _JIT = dict(cache=True, nogil=True)
 
 
 @njit(**_JIT)
-def dense_codes(values, lo, span, codes):
-    """Codes 0..k-1 of ints ``values`` (lo <= v < lo + span) in sorted order, written into
-    ``codes`` (int32 for fewer bytes to touch, int64 beyond 2**31 rows); returns the used values."""
-    present = np.zeros(span, np.bool_)
-    for v in values:
-        present[v - lo] = True
+def _lookup(present, offset):
+    """For a table of which values occur: the rank of each value among those that occur, and
+    the values that occur (+ ``offset``), in sorted order."""
+    span = present.shape[0]
     lut = np.empty(span, np.int64)
     k = 0
     for i in range(span):
@@ -29,8 +27,19 @@ def dense_codes(values, lo, span, codes):
     j = 0
     for i in range(span):
         if present[i]:
-            used[j] = i + lo
+            used[j] = i + offset
             j += 1
+    return lut, used
+
+
+@njit(**_JIT)
+def dense_codes(values, lo, span, codes):
+    """Codes 0..k-1 of ints ``values`` (lo <= v < lo + span) in sorted order, written into
+    ``codes`` (int32 for fewer bytes to touch, int64 beyond 2**31 rows); returns the used values."""
+    present = np.zeros(span, np.bool_)
+    for v in values:
+        present[v - lo] = True
+    lut, used = _lookup(present, lo)
     for r in range(values.shape[0]):
         codes[r] = lut[values[r] - lo]
     return used
@@ -57,18 +66,7 @@ def combine(gid, code, radix, span):
     present = np.zeros(span, np.bool_)
     for r in range(gid.shape[0]):
         present[gid[r] * radix + code[r] + 1] = True
-    lut = np.empty(span, np.int64)
-    k = 0
-    for i in range(span):
-        lut[i] = k
-        if present[i]:
-            k += 1
-    used = np.empty(k, np.int64)
-    j = 0
-    for i in range(span):
-        if present[i]:
-            used[j] = i
-            j += 1
+    lut, used = _lookup(present, 0)
     for r in range(gid.shape[0]):
         gid[r] = lut[gid[r] * radix + code[r] + 1]
     return used
