@@ -416,7 +416,6 @@ def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.n
 
     flat = np.empty((out.shape[1], out.shape[0]))  # every sum as a contiguous row
     transpose(out, flat)
-    del out
     sums, ints = {}, {}
     for name, j in layout["where"].items():
         if name.startswith("n:"):

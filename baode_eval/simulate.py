@@ -682,7 +682,6 @@ def _chunk(pop: _Population, lo: int, hi: int, level: Level, truth_acc: dict) ->
     served0 = elder_need & (u_el < 0.05)
     served1 = elder_need & (u_el < 0.05 + np.where(pyear >= eff.elder_care_from, pmult * eff.elder_care, 0)) \
         if anyD else served0
-    served = np.where(pD, served1, served0)
 
     # household aggregates (sums over each household-year's persons), all in one packed pass
     def outcomes(emp, months, place, pw, ws, tr, in_school, served):
@@ -954,13 +953,11 @@ def _dict_cache(pop: _Population) -> dict:
         cache["site"] = pa.array(pop.site_names.tolist(), pa.string())
         cache["stratum"] = pa.array(pop.stratum_names.tolist(), pa.string())
         cache["psu"] = pa.array(pop.psu_names.tolist(), pa.string())
-        y = pop.years
         cache["batch_offset"] = 1990
         cache["batch"] = pa.array([f"{1990 + i}年批次" for i in range(120)], pa.string())
         for name, labels in (("relationship", RELATIONSHIPS), ("education", EDUCATION),
                              ("school_status", SCHOOL_STATUS), ("health", HEALTH), ("labour_skill", LABOUR_SKILL)):
             cache[name] = pa.array(list(labels), pa.string())
-        del y
     return cache
 
 
