@@ -37,6 +37,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 import os
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -110,12 +111,54 @@ PARALLEL_MIN = 100_000  # rows (phase 1) or cells (phase 2) from which the numba
 _DENSE_LIMIT = 1 << 24  # largest lookup table (entries) used instead of hashing to number keys
 
 
-def _dense(values: np.ndarray, span: int) -> tuple[np.ndarray, np.ndarray]:
-    """Codes 0..k-1 of non-negative ints ``values`` < ``span`` in sorted order, and the used values."""
+def _index_dtype(n: int):
+    """Integer type for codes and group ids of ``n`` rows (int32: half the memory to touch)."""
+    return np.int32 if n < 2**31 - 1 else np.int64
+
+
+def _dense(values: np.ndarray, lo: int, span: int) -> tuple[np.ndarray, np.ndarray]:
+    """Codes 0..k-1 of ints ``values`` (lo <= v < lo + span) in sorted order, and the used values."""
     present = np.zeros(span, bool)
-    present[values] = True
+    off = values.astype(np.int64) - lo
+    present[off] = True
     lut = np.cumsum(present, dtype=np.int64) - 1
-    return lut[values], np.flatnonzero(present)
+    return lut[off], np.flatnonzero(present) + lo
+
+
+def _determined(gid: np.ndarray, ngroups: int, code: np.ndarray) -> np.ndarray:
+    """code + 1 of each group if ``code`` is constant within every group, else an empty array."""
+    shifted = code.astype(np.int64) + 1
+    val = np.full(ngroups, -1, np.int64)
+    val[gid] = shifted
+    return val if np.array_equal(val[gid], shifted) else np.empty(0, np.int64)
+
+
+def _combine(gid, code, radix, span) -> tuple[np.ndarray, np.ndarray]:
+    """Dense ids of (gid, code + 1) in sorted order, and the used values ``g * radix + code + 1``."""
+    return _dense(gid.astype(np.int64) * radix + code + 1, 0, span)
+
+
+def _numpy_ops():
+    return SimpleNamespace(dense=_dense, determined=_determined, combine=_combine, relabel=lambda gid, rank: rank[gid])
+
+
+def _jit_ops():
+    """The same steps as :func:`_numpy_ops` as Numba loops (:mod:`baode_eval._jit`): no row-sized
+    temporaries but the result, codes and ids in int32."""
+    from . import _jit
+
+    def dense(values, lo, span):
+        codes = np.empty(len(values), _index_dtype(len(values)))
+        return codes, _jit.dense_codes(values, lo, span, codes)
+
+    def combine(gid, code, radix, span):
+        return gid, _jit.combine(gid, code, radix, span)  # gid renumbered in place
+
+    def relabel(gid, rank):
+        _jit.relabel(gid, rank)
+        return gid
+
+    return SimpleNamespace(dense=dense, determined=_jit.determined, combine=combine, relabel=relabel)
 
 
 def _codes(values, jit: bool = False) -> tuple[np.ndarray, pd.Index]:
@@ -129,51 +172,46 @@ def _codes(values, jit: bool = False) -> tuple[np.ndarray, pd.Index]:
         arr = s.to_numpy()
         lo, hi = int(arr.min()), int(arr.max())
         if hi - lo < max(2 * len(arr), _DENSE_LIMIT):  # a lookup table: no hashing, no sorting
-            if jit:
-                from . import _jit
-
-                codes = np.empty(len(arr), _index_dtype(len(arr)))
-                used = _jit.dense_codes(arr, lo, hi - lo + 1, codes)
-                return codes, pd.Index(used.astype(arr.dtype))
-            codes, used = _dense(arr.astype(np.int64) - lo, hi - lo + 1)
-            return codes, pd.Index((used + lo).astype(arr.dtype))
+            codes, used = (_jit_ops() if jit else _numpy_ops()).dense(arr, lo, hi - lo + 1)
+            return codes, pd.Index(used.astype(arr.dtype))
     codes, uniques = pd.factorize(s, sort=True)
     return codes.astype(np.int64, copy=False), pd.Index(uniques)
 
 
-def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
+def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool = False
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Dense group ids for combinations of codes (-1 allowed) and the decoded codes per group.
 
     Returns ``(gid, parts)`` with ``parts`` of shape (groups, keys) holding each key's code;
     groups are numbered in the lexicographic order of their codes. Keys are combined from the
     one with most values down; a key that the keys combined so far already determine (a site
     given its PSU, a stratum given its PSU) is only looked up per group, not combined, and
-    combinations are numbered with lookup tables rather than hashing where they fit.
+    combinations are numbered with lookup tables rather than hashing where they fit. ``jit``:
+    each step as a Numba loop (same result).
     """
     if not code_list:
         return np.zeros(n, np.int64), np.zeros((1, 0), np.int64)
+    ops = _jit_ops() if jit else _numpy_ops()
     k = len(code_list)
-    shifted = [np.asarray(c, np.int64) + 1 for c in code_list]  # code -1 (missing) becomes 0
     radix = [int(c) + 1 for c in cards]
     order = sorted(range(k), key=lambda j: -radix[j])
     first = order[0]
-    gid, used = _dense(shifted[first], radix[first])
+    gid, used = ops.dense(code_list[first], -1, radix[first])
     parts = np.full((len(used), k), -1, np.int64)
-    parts[:, first] = used
+    parts[:, first] = used + 1  # parts hold codes + 1 (missing = 0) until the end
     for j in order[1:]:
         ngroups = len(parts)
-        val = np.full(ngroups, -1, np.int64)
-        val[gid] = shifted[j]
-        if np.array_equal(val[gid], shifted[j]):  # determined by the groups so far
+        val = ops.determined(gid, ngroups, code_list[j])
+        if len(val):  # determined by the groups so far
             parts[:, j] = val
             continue
-        if ngroups * radix[j] >= 2**62:  # keep the mixed-radix code inside int64
+        span = ngroups * radix[j]
+        if span >= 2**62:  # keep the mixed-radix code inside int64
             raise ParameterError("too many distinct combinations of by/strata/psu values to group")
-        comb = gid * radix[j] + shifted[j]
-        if ngroups * radix[j] <= max(2 * n, _DENSE_LIMIT):
-            gid, used = _dense(comb, ngroups * radix[j])
+        if span <= max(2 * n, _DENSE_LIMIT):
+            gid, used = ops.combine(gid, code_list[j], radix[j], span)
         else:
-            gid, used = pd.factorize(comb, sort=True)
+            gid, used = pd.factorize(gid.astype(np.int64) * radix[j] + (code_list[j].astype(np.int64) + 1), sort=True)
             gid, used = gid.astype(np.int64, copy=False), np.asarray(used, np.int64)
         parts = parts[used // radix[j]]
         parts[:, j] = used % radix[j]
@@ -182,52 +220,7 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[n
         if not np.array_equal(perm, np.arange(len(perm))):
             rank = np.empty_like(perm)
             rank[perm] = np.arange(len(perm))
-            gid, parts = rank[gid], parts[perm]
-    return gid, parts - 1
-
-
-def _index_dtype(n: int):
-    """Integer type for codes and group ids of ``n`` rows (int32: half the memory to touch)."""
-    return np.int32 if n < 2**31 - 1 else np.int64
-
-
-def _group_ids_jit(code_list: list[np.ndarray], cards: list[int], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_group_ids` with the Numba loops of :mod:`baode_eval._jit` (same result)."""
-    from . import _jit
-
-    if not code_list:
-        return np.zeros(n, np.int64), np.zeros((1, 0), np.int64)
-    k = len(code_list)
-    radix = [int(c) + 1 for c in cards]
-    order = sorted(range(k), key=lambda j: -radix[j])
-    first = order[0]
-    gid = np.empty(n, _index_dtype(n))
-    used = _jit.dense_codes(code_list[first], -1, radix[first], gid)
-    parts = np.full((len(used), k), -1, np.int64)
-    parts[:, first] = used + 1
-    for j in order[1:]:
-        ngroups = len(parts)
-        val = _jit.determined(gid, ngroups, code_list[j])
-        if len(val):  # determined by the groups so far (a site given its PSU)
-            parts[:, j] = val
-            continue
-        span = ngroups * radix[j]
-        if span >= 2**62:
-            raise ParameterError("too many distinct combinations of by/strata/psu values to group")
-        if span <= max(2 * n, _DENSE_LIMIT):
-            used = _jit.combine(gid, code_list[j], radix[j], span)
-        else:
-            gid, used = pd.factorize(gid.astype(np.int64) * radix[j] + (code_list[j].astype(np.int64) + 1), sort=True)
-            gid, used = gid.astype(np.int64, copy=False), np.asarray(used, np.int64)
-        parts = parts[used // radix[j]]
-        parts[:, j] = used % radix[j]
-    if len(order) > 1:
-        perm = np.lexsort(parts.T[::-1])
-        if not np.array_equal(perm, np.arange(len(perm))):
-            rank = np.empty_like(perm)
-            rank[perm] = np.arange(len(perm))
-            _jit.relabel(gid, rank)
-            parts = parts[perm]
+            gid, parts = ops.relabel(gid, rank), parts[perm]
     return gid, parts - 1
 
 
@@ -261,7 +254,7 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
         if (pc < 0).any():
             raise DataError("missing values in the psu column", column=design.psu)
         keys.append(pc), cards.append(len(psu_uniques))
-    gid, parts = (_group_ids_jit if jit else _group_ids)(keys, cards, nrow)
+    gid, parts = _group_ids(keys, cards, nrow, jit)
     ngroups = len(parts)
     cells = {}
     for j, col in enumerate(by):
@@ -274,7 +267,7 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
         in_domain &= c >= 0
     cells["_rows"] = np.bincount(gid, minlength=ngroups).astype(np.int64)
     second = rows_are_psus and design.needs_variance
-    if hasattr(ratios, "cell_sums"):  # compiled kernel (baode_eval.kernel.Compiled): one pass
+    if jit:  # compiled kernel (baode_eval.kernel.Compiled): one pass
         cells.update(ratios.cell_sums(data, gid=gid, in_domain=in_domain, weights=w, ngroups=ngroups,
                                       second=second))
         return dict(cells=pd.DataFrame(cells, copy=False), uniques=uniques, strata_codes=strata_codes,
@@ -465,12 +458,7 @@ def summary_from_partial_sums(sums: pd.DataFrame, *, names: Sequence[str], desig
         hi = fp["hi"].max().reindex(strata["_stratum"]).to_numpy(np.float64)
         if np.isnan(lo).any() or (lo != hi).any():
             raise DataError("fpc must be present and constant within each stratum", column=design.fpc)
-        n_h = strata["n_psu"].to_numpy(np.float64)
-        f = np.where(hi > 1, n_h / np.where(hi > 1, hi, 1.0), hi)
-        if (f > 1 + 1e-12).any() or (f < 0).any():
-            raise DataError("fpc gives a sampling fraction outside [0, 1] (more PSUs sampled than exist?)",
-                            column=design.fpc)
-        strata["f"] = f
+        strata["f"] = _sampling_fraction(strata["n_psu"].to_numpy(np.float64), hi, design.fpc)
     dom_ok = np.ones(len(cells), bool)
     for col in by:
         dom_ok &= cells[col].to_numpy() >= 0
@@ -611,13 +599,18 @@ def _strata_table(cells, data, design, strata_codes, rows_are_psus) -> pd.DataFr
         if agg.isna().any().any() or (agg["min"] != agg["max"]).any():
             raise DataError("fpc must be present and constant within each stratum", column=design.fpc)
         fpc_h = agg["max"].reindex(out["_stratum"]).to_numpy(np.float64)
-        n_h = out["n_psu"].to_numpy(np.float64)
-        f = np.where(fpc_h > 1, n_h / np.where(fpc_h > 1, fpc_h, 1.0), fpc_h)
-        if (f > 1 + 1e-12).any() or (f < 0).any():
-            raise DataError("fpc gives a sampling fraction outside [0, 1] (more PSUs sampled than exist?)",
-                            column=design.fpc)
-        out["f"] = f
+        out["f"] = _sampling_fraction(out["n_psu"].to_numpy(np.float64), fpc_h, design.fpc)
     return out
+
+
+def _sampling_fraction(n_h: np.ndarray, fpc_h: np.ndarray, column: str) -> np.ndarray:
+    """Sampling fraction per stratum: the fpc itself when it is a fraction (<= 1), else PSUs
+    sampled / PSUs in the population."""
+    f = np.where(fpc_h > 1, n_h / np.where(fpc_h > 1, fpc_h, 1.0), fpc_h)
+    if (f > 1 + 1e-12).any() or (f < 0).any():
+        raise DataError("fpc gives a sampling fraction outside [0, 1] (more PSUs sampled than exist?)",
+                        column=column)
+    return f
 
 
 # --------------------------------------------------------------------------------------------

@@ -188,8 +188,8 @@ def test_group_ids_fast_paths_match_the_definition(seed, monkeypatch):
     codes = [np.asarray(c, np.int64) for c in codes]
     cards = [int(c.max()) + 1 for c in codes]
     ref_gid, ref_parts = _reference_group_ids(codes, cards)
-    for impl in (survey._group_ids, survey._group_ids_jit):
-        gid, parts = impl([c.copy() for c in codes], cards, n)
+    for jit in (False, True):
+        gid, parts = survey._group_ids([c.copy() for c in codes], cards, n, jit)
         np.testing.assert_array_equal(gid, ref_gid)
         np.testing.assert_array_equal(parts, ref_parts)
 
