@@ -79,17 +79,6 @@ def relabel(gid, rank):
 
 
 @njit(**_JIT)
-def transpose(a, out):
-    """out[k, g] = a[g, k], in tiles of rows (numpy's ``a.T`` copy is several times slower here)."""
-    n, m = a.shape
-    for g0 in range(0, n, 512):
-        g1 = min(g0 + 512, n)
-        for k in range(m):
-            for g in range(g0, g1):
-                out[k, g] = a[g, k]
-
-
-@njit(**_JIT)
 def linearise(dom, ds_id, d_of, n_dom, n_ds, yc, xc, nc, n_h, f_h, total, adjust, n_psu_total):
     """Phase 2 of one ratio (PSU cells, with variance): what ``survey._linearise`` does with
     numpy, fused. Returns (estimate, variance, n) per domain and z per cell."""

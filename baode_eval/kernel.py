@@ -11,7 +11,10 @@ one pass over the rows, reading each column value once.
 Threads split the *cells*, not the rows: each thread scans all rows and adds those whose cell is
 in its range, in row order. Every cell is therefore summed in exactly the order a single thread
 would use, so the result does not depend on the number of threads (or machines) and no thread
-needs its own copy of the cell table.
+needs its own copy of the cell table. The table is kept sum by sum (one contiguous row of cells
+per sum, as phase 2 reads it): rows of one household or site fall in neighbouring cells, so the
+few cache lines a row adds into stay hot, and no transposed copy of a 440 MB table is needed at
+national size.
 
 Numba is optional (``pip install 'baode-eval[fast]'``); :func:`available` says whether it is
 installed. The generated source is written to a cache folder (``$BAODE_EVAL_CACHE`` or
@@ -245,14 +248,14 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
         guard = tuple(sorted({v for v, m in ((yv, ym), (xv, xm)) if m}))
         cond = " and ".join(f"{v} == {v}" for v in guard) or "True"
         wy, wx = (f"({yv} * wr)", f"({xv} * wr)") if weighted else (yv, xv)
-        where[f"y:{ind.id}"] = acc(("sum", yv, guard), cond, f"out[g, {{col}}] += {wy}")
-        where[f"x:{ind.id}"] = acc(("sum", xv, guard), cond, f"out[g, {{col}}] += {wx}")
-        where[f"n:{ind.id}"] = acc(("nonzero", xv, guard), cond, f"if {xv} != 0.0: out[g, {{col}}] += 1.0")
+        where[f"y:{ind.id}"] = acc(("sum", yv, guard), cond, f"out[{{col}}, g] += {wy}")
+        where[f"x:{ind.id}"] = acc(("sum", xv, guard), cond, f"out[{{col}}, g] += {wx}")
+        where[f"n:{ind.id}"] = acc(("nonzero", xv, guard), cond, f"if {xv} != 0.0: out[{{col}}, g] += 1.0")
         if second:
-            where[f"yy:{ind.id}"] = acc(("product", yv, yv, guard), cond, f"out[g, {{col}}] += {wy} * {wy}")
+            where[f"yy:{ind.id}"] = acc(("product", yv, yv, guard), cond, f"out[{{col}}, g] += {wy} * {wy}")
             where[f"xy:{ind.id}"] = acc(("product", *sorted((yv, xv)), guard), cond,
-                                        f"out[g, {{col}}] += {wy} * {wx}")
-            where[f"xx:{ind.id}"] = acc(("product", xv, xv, guard), cond, f"out[g, {{col}}] += {wx} * {wx}")
+                                        f"out[{{col}}, g] += {wy} * {wx}")
+            where[f"xx:{ind.id}"] = acc(("product", xv, xv, guard), cond, f"out[{{col}}, g] += {wx} * {wx}")
     body = list(gen.lines)
     for cond, lines in adds.items():
         if cond == "True":
@@ -274,7 +277,6 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
         "    for r in range(gid.shape[0]):",
         "        g = gid[r]",
         "        if g >= lo and g < hi and dom[r]:",
-        "            g -= lo",
         *(["            wr = np.float64(w[r])"] if weighted else []),
         *year,
         *loads,
@@ -398,24 +400,21 @@ def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.n
     else:
         yr = np.zeros(1)
     w = weights if weighted else np.ones(1)
-    out = np.zeros((ngroups, max(layout["width"], 1)))
+    out = np.zeros((max(layout["width"], 1), ngroups))  # every sum a contiguous row
     dom = np.asarray(in_domain, np.bool_)
     nthreads = max(1, min(threads or os.cpu_count() or 1, 8))
     bounds = np.linspace(0, ngroups, nthreads + 1).astype(np.int64)
 
     def run(t):
         lo, hi = int(bounds[t]), int(bounds[t + 1])
-        mod.kernel(gid, dom, w, lo, hi, yr, out[lo:hi], *cols, *masks, *tables)
+        mod.kernel(gid, dom, w, lo, hi, yr, out, *cols, *masks, *tables)
 
     if nthreads == 1:
         run(0)
     else:
         with ThreadPoolExecutor(max_workers=nthreads) as pool:
             list(pool.map(run, range(nthreads)))
-    from ._jit import transpose
-
-    flat = np.empty((out.shape[1], out.shape[0]))  # every sum as a contiguous row
-    transpose(out, flat)
+    flat = out
     sums, ints = {}, {}
     for name, j in layout["where"].items():
         if name.startswith("n:"):
