@@ -33,42 +33,61 @@ def _lookup(present, offset):
 
 
 @njit(**_JIT)
-def dense_codes(values, lo, span, codes):
-    """Codes 0..k-1 of ints ``values`` (lo <= v < lo + span) in sorted order, written into
-    ``codes`` (int32 for fewer bytes to touch, int64 beyond 2**31 rows); returns the used values."""
+def key_lookup(values, lo, span):
+    """Lookup table of an integer key column (lo <= v < lo + span): ``lut[v - lo]`` is the code
+    of value v (its rank among the values that occur), and the values that occur, sorted."""
     present = np.zeros(span, np.bool_)
     for v in values:
         present[v - lo] = True
-    lut, used = _lookup(present, lo)
+    return _lookup(present, lo)
+
+
+# A key column is (values, lo, lut): the code of row r is lut[values[r] - lo] (-1 = missing), so
+# integer columns are grouped from their own values, without a row-sized array of codes.
+
+
+@njit(**_JIT)
+def dense_key(values, lo, lut, span, gid):
+    """gid[r] = rank of (code + 1) of row r among those that occur (0 <= code + 1 < span);
+    returns the codes that occur, sorted."""
+    present = np.zeros(span, np.bool_)
+    for v in values:
+        present[lut[v - lo] + 1] = True
+    rank, used = _lookup(present, -1)
     for r in range(values.shape[0]):
-        codes[r] = lut[values[r] - lo]
+        gid[r] = rank[lut[values[r] - lo] + 1]
     return used
 
 
 @njit(**_JIT)
-def determined(gid, ngroups, code):
-    """The code + 1 of each group if ``code`` is constant within every group, else an empty array."""
-    val = np.full(ngroups, -2, np.int64)
+def determined_key(gid, ngroups, values, lo, lut):
+    """The code + 1 of each group if the key is constant within every group, else an empty array
+    (compared on the values themselves: codes are one-to-one with them)."""
+    seen = np.zeros(ngroups, np.bool_)
+    val = np.empty(ngroups, np.int64)
     for r in range(gid.shape[0]):
         g = gid[r]
-        v = code[r] + 1
-        if val[g] == -2:
+        v = values[r]
+        if not seen[g]:
+            seen[g] = True
             val[g] = v
         elif val[g] != v:
             return np.empty(0, np.int64)
+    for g in range(ngroups):
+        val[g] = lut[val[g] - lo] + 1
     return val
 
 
 @njit(**_JIT)
-def combine(gid, code, radix, span):
+def combine_key(gid, values, lo, lut, radix, span):
     """Renumber ``gid`` in place as dense ids of (gid, code + 1) in sorted order; returns the
     used combined values ``g * radix + code + 1``."""
     present = np.zeros(span, np.bool_)
     for r in range(gid.shape[0]):
-        present[gid[r] * radix + code[r] + 1] = True
-    lut, used = _lookup(present, 0)
+        present[gid[r] * radix + lut[values[r] - lo] + 1] = True
+    rank, used = _lookup(present, 0)
     for r in range(gid.shape[0]):
-        gid[r] = lut[gid[r] * radix + code[r] + 1]
+        gid[r] = rank[gid[r] * radix + lut[values[r] - lo] + 1]
     return used
 
 
@@ -79,7 +98,7 @@ def relabel(gid, rank):
 
 
 @njit(**_JIT)
-def linearise(dom, ds_id, d_of, n_dom, n_ds, yc, xc, nc, n_h, f_h, total, adjust, n_psu_total):
+def linearise(dom, ds_id, d_of, n_dom, n_ds, yc, xc, nc, n_h, f_h, total, adjust, n_psu_total, keep_z):
     """Phase 2 of one ratio (PSU cells, with variance): what ``survey._linearise`` does with
     numpy, fused. Returns (estimate, variance, n) per domain and z per cell."""
     n = np.zeros(n_dom)
@@ -104,13 +123,14 @@ def linearise(dom, ds_id, d_of, n_dom, n_ds, yc, xc, nc, n_h, f_h, total, adjust
             e = est[d]
             r[d] = 0.0 if e != e else (big if e == np.inf else (-big if e == -np.inf else e))
             scale[d] = x[d] if x[d] != 0 else 1.0
-    z = np.empty(dom.shape[0])
+    z = np.empty(dom.shape[0] if keep_z else 0)  # per-cell values only where changes need them
     s1 = np.zeros(n_ds)
     s2 = np.zeros(n_ds)
     for c in range(dom.shape[0]):
         d = dom[c]
         v = (yc[c] - r[d] * xc[c]) / scale[d]
-        z[c] = v
+        if keep_z:
+            z[c] = v
         s1[ds_id[c]] += v
         s2[ds_id[c]] += v * v
     zbar = np.zeros(n_dom)
@@ -159,3 +179,74 @@ def proportion_interval(est, se, n, q, zq):
         lo[i] = min(max(a, 0.0), 1.0) if a == a else a
         hi[i] = min(max(b, 0.0), 1.0) if b == b else b
     return lo, hi
+
+
+@njit(**_JIT)
+def contrast_variance(a, b, ca, cb, start, stop, h, psu, z, n_h, f_h, adjust, n_psu_total):
+    """Variance of ``ca*R_a - cb*R_b`` for every pair of domains ``(a[k], b[k])`` (what
+    ``scorecard._Pairing.variance`` does with numpy): the cells of domain ``d`` are
+    ``start[d]:stop[d]``, sorted by (stratum ``h``, ``psu``); the two domains' cells are merged
+    on (stratum, PSU), so a PSU in both adds ``ca*z_a - cb*z_b``. ``n_h``/``f_h`` by stratum code."""
+    m = a.shape[0]
+    var = np.empty(m)
+    for k in range(m):
+        i, ea = start[a[k]], stop[a[k]]
+        j, eb = start[b[k]], stop[b[k]]
+        cak, cbk = ca[k], cb[k]
+        zb = 0.0
+        if adjust:  # lone PSUs are centred at the mean PSU total of the whole design
+            tot = 0.0
+            for c in range(i, ea):
+                tot += cak * z[c]
+            for c in range(j, eb):
+                tot -= cbk * z[c]
+            zb = tot / max(n_psu_total, 1)
+        v = 0.0
+        cur = -1
+        s1 = 0.0
+        s2 = 0.0
+        while i < ea or j < eb:
+            if j >= eb or (i < ea and (h[i] < h[j] or (h[i] == h[j] and psu[i] < psu[j]))):
+                hh = h[i]
+                dt = cak * z[i]
+                i += 1
+            elif i >= ea or h[j] < h[i] or (h[j] == h[i] and psu[j] < psu[i]):
+                hh = h[j]
+                dt = -(cbk * z[j])
+                j += 1
+            else:
+                hh = h[i]
+                dt = cak * z[i] + -(cbk * z[j])
+                i += 1
+                j += 1
+            if hh != cur:
+                if cur >= 0:
+                    v += _stratum_term(s1, s2, n_h[cur], f_h[cur], adjust, zb)
+                cur = hh
+                s1 = 0.0
+                s2 = 0.0
+            s1 += dt
+            s2 += dt * dt
+        if cur >= 0:
+            v += _stratum_term(s1, s2, n_h[cur], f_h[cur], adjust, zb)
+        var[k] = 0.0 if v < 0 else v  # np.clip(.., 0, None): NaN stays
+    return var
+
+
+@njit(inline="always", **_JIT)
+def _stratum_term(s1, s2, nh, fh, adjust, zb):
+    if nh <= 1:
+        if adjust:
+            return (1 - fh) * (s2 - 2 * s1 * zb + zb * zb)
+        return 0.0
+    return (1 - fh) * nh / (nh - 1) * (s2 - s1 * s1 / nh)
+
+
+@njit(**_JIT)
+def count(gid, n):
+    """Rows per group (``np.bincount`` casts int32 ids to a fresh int64 copy first)."""
+    out = np.zeros(n, np.int64)
+    for g in gid:
+        out[g] += 1
+    return out
+

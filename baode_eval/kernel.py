@@ -196,7 +196,8 @@ class _Gen:
             key = (node.args[0].id, node.func.id)
             if key not in self.masks:
                 self.masks.append(key)
-            return f"(1.0 if m{self.masks.index(key)}[r] else 0.0)", False
+            test = "< 0" if node.func.id == "isna" else ">= 0"  # masks are codes, -1 = missing
+            return f"(1.0 if m{self.masks.index(key)}[r] {test} else 0.0)", False
         if isinstance(node, ast.BinOp):
             (left, lm), (right, rm) = self.expr(node.left), self.expr(node.right)
             if isinstance(node.op, ast.Div):
@@ -232,15 +233,16 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
     e.g. the household count of every indicator whose denominator is 1 and whose values are
     never missing -- are made once."""
     gen = _Gen(framework.parameters, missing)
-    sums: dict[tuple, int] = {}  # (what, expression texts..., ok variables) -> column of out
+    sums: dict[tuple, int] = {}  # (what, expression texts..., ok variables) -> row of out
+    counts: dict[tuple, int] = {}  # the same for the row counts (int64 table cnt)
     where: dict[str, int] = {}
     adds: dict[str, list[str]] = {}  # ok condition -> accumulation lines under it
 
-    def acc(key, cond, line):
-        if key not in sums:
-            sums[key] = len(sums)
-            adds.setdefault(cond, []).append(line.format(col=sums[key]))
-        return sums[key]
+    def acc(key, cond, line, table=sums):
+        if key not in table:
+            table[key] = len(table)
+            adds.setdefault(cond, []).append(line.format(col=table[key]))
+        return table[key]
 
     for ind in framework.indicators:
         yv, ym = gen.local(ind.numerator.text, ind.numerator.tree)
@@ -250,7 +252,8 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
         wy, wx = (f"({yv} * wr)", f"({xv} * wr)") if weighted else (yv, xv)
         where[f"y:{ind.id}"] = acc(("sum", yv, guard), cond, f"out[{{col}}, g] += {wy}")
         where[f"x:{ind.id}"] = acc(("sum", xv, guard), cond, f"out[{{col}}, g] += {wx}")
-        where[f"n:{ind.id}"] = acc(("nonzero", xv, guard), cond, f"if {xv} != 0.0: out[{{col}}, g] += 1.0")
+        where[f"n:{ind.id}"] = acc(("nonzero", xv, guard), cond, f"if {xv} != 0.0: cnt[{{col}}, g] += 1",
+                                   counts)
         if second:
             where[f"yy:{ind.id}"] = acc(("product", yv, yv, guard), cond, f"out[{{col}}, g] += {wy} * {wy}")
             where[f"xy:{ind.id}"] = acc(("product", *sorted((yv, xv)), guard), cond,
@@ -267,7 +270,7 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
             + [a for j in range(len(gen.tables)) for a in (f"p{j}", f"o{j}")])
     loads = [f"            v{i} = np.float64(c{i}[r])" for i in range(len(gen.columns))]
     year = ["            year = np.float64(yr[r])"] if gen.tables else []
-    sig = ", ".join(["gid", "dom", "w", "lo", "hi", "yr", "out"] + args)
+    sig = ", ".join(["gid", "alldom", "dom", "w", "lo", "hi", "yr", "out", "cnt"] + args)
     src = "\n".join([
         _HELPERS,
         "",
@@ -276,14 +279,14 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
         f"    # {len(framework.indicators)} indicators, {len(sums)} distinct sums",
         "    for r in range(gid.shape[0]):",
         "        g = gid[r]",
-        "        if g >= lo and g < hi and dom[r]:",
+        "        if g >= lo and g < hi and (alldom or dom[r]):",
         *(["            wr = np.float64(w[r])"] if weighted else []),
         *year,
         *loads,
         *body,
         "",
     ])
-    return src, gen, dict(where=where, width=len(sums))
+    return src, gen, dict(where=where, width=len(sums), count_width=len(counts))
 
 
 def _load(src: str):
@@ -321,6 +324,18 @@ def _plain(values: pd.Series, name: str) -> np.ndarray:
     if isinstance(dtype, np.dtype) and dtype.kind == "b":
         return values.to_numpy().view(np.uint8)  # no copy; Numba's float() takes no bool
     return _to_float(values, name)
+
+
+def _all_finite(a: np.ndarray, step: int = 1 << 16) -> bool:
+    """No NaN or +-inf in ``a``, checked in slices (no row-sized temporary to touch)."""
+    return all(np.isfinite(a[i:i + step]).all() for i in range(0, len(a), step))
+
+
+def _missing_codes(values: pd.Series) -> np.ndarray:
+    """-1 where a value is missing, else >= 0: a categorical's own codes (no copy), else made."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.cat.codes.to_numpy()
+    return np.where(np.asarray(pd.isna(values), bool), np.int8(-1), np.int8(0))
 
 
 class Compiled:
@@ -364,12 +379,13 @@ def _names(framework) -> tuple[list[str], list[tuple[str, str]]]:
     return gen.columns, gen.masks
 
 
-def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.ndarray, weights, ngroups: int,
+def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.ndarray | None, weights, ngroups: int,
               second: bool, year_column: str = "year", threads: int | None = None) -> dict:
     """``{"y:id": ..., "x:id": ..., "n:id": ..., ["yy:id", "xy:id", "xx:id"]}`` per cell.
 
     The same sums as the numpy engine's phase 1 (to floating-point rounding: a cell's rows are
-    added one by one here, block by block there)."""
+    added one by one here, block by block there). ``in_domain``: which rows count (a missing
+    ``by`` value leaves a row out), or None when every row does."""
     if not available():
         raise ParameterError("engine='numba' needs Numba: pip install 'baode-eval[fast]' (or numba>=0.60)")
     value_cols, mask_cols = _names(framework)
@@ -378,15 +394,12 @@ def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.n
         raise DataError(f"columns needed by the framework {framework.id!r} are not in the data: {absent}")
     arrays = {c: _plain(data[c], c) for c in value_cols}
     # columns that can make a value missing: NaN, and +-inf (inf * 0, inf - inf are NaN)
-    missing = frozenset(c for c, a in arrays.items() if a.dtype.kind == "f" and not np.isfinite(a).all())
+    missing = frozenset(c for c, a in arrays.items() if a.dtype.kind == "f" and not _all_finite(a))
     weighted = weights is not None
     src, gen, layout = _source(framework, second, missing, weighted)
     mod = _load(src)
     cols = [arrays[c] for c in gen.columns]
-    masks = []
-    for c, fn in gen.masks:
-        na = np.asarray(pd.isna(data[c]), bool)
-        masks.append(na if fn == "isna" else ~na)
+    masks = [_missing_codes(data[c]) for c, _ in gen.masks]
     tables = []
     for name in gen.tables:
         p = framework.parameters[name]
@@ -400,27 +413,24 @@ def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.n
     else:
         yr = np.zeros(1)
     w = weights if weighted else np.ones(1)
-    out = np.zeros((max(layout["width"], 1), ngroups))  # every sum a contiguous row
-    dom = np.asarray(in_domain, np.bool_)
+    # every sum a contiguous row; row counts as integers. Touched here, in order: first touches
+    # scattered over the threads' cells cost several times more on a virtual machine
+    out = np.empty((max(layout["width"], 1), ngroups))
+    out.fill(0.0)
+    cnt = np.empty((max(layout["count_width"], 1), ngroups), np.int64)
+    cnt.fill(0)
+    alldom = in_domain is None  # every row in a domain: no row-sized array to read
+    dom = np.ones(1, np.bool_) if alldom else np.asarray(in_domain, np.bool_)
     nthreads = max(1, min(threads or os.cpu_count() or 1, 8))
     bounds = np.linspace(0, ngroups, nthreads + 1).astype(np.int64)
 
     def run(t):
         lo, hi = int(bounds[t]), int(bounds[t + 1])
-        mod.kernel(gid, dom, w, lo, hi, yr, out, *cols, *masks, *tables)
+        mod.kernel(gid, alldom, dom, w, lo, hi, yr, out, cnt, *cols, *masks, *tables)
 
     if nthreads == 1:
         run(0)
     else:
         with ThreadPoolExecutor(max_workers=nthreads) as pool:
             list(pool.map(run, range(nthreads)))
-    flat = out
-    sums, ints = {}, {}
-    for name, j in layout["where"].items():
-        if name.startswith("n:"):
-            if j not in ints:
-                ints[j] = flat[j].astype(np.int64)
-            sums[name] = ints[j]
-        else:
-            sums[name] = flat[j]
-    return sums
+    return {name: (cnt if name.startswith("n:") else out)[j] for name, j in layout["where"].items()}

@@ -142,40 +142,81 @@ def _numpy_ops():
     return SimpleNamespace(dense=_dense, determined=_determined, combine=_combine, relabel=lambda gid, rank: rank[gid])
 
 
+class _Key:
+    """A key column for the Numba grouping steps: the code of row r is ``lut[values[r] - lo]``
+    (-1 = missing). Integer columns keep their own values and a lookup table, so no row-sized
+    array of codes is made; categoricals (and hashed columns) are their codes (``lo=-1``)."""
+
+    __slots__ = ("values", "lo", "lut", "nullable")
+
+    def __init__(self, values, lo, lut, nullable):
+        self.values, self.lo, self.lut, self.nullable = values, int(lo), lut, nullable
+
+    @classmethod
+    def of_codes(cls, codes, card):
+        return cls(codes, -1, np.arange(-1, card, dtype=np.int64), True)
+
+    def codes(self) -> np.ndarray:
+        """The row-sized codes (only where needed: an fpc, hashing very many combinations)."""
+        return self.lut[self.values.astype(np.int64) - self.lo]
+
+    def has_missing(self) -> bool:
+        return self.nullable and len(self.values) > 0 and int(self.values.min()) < 0
+
+    def __len__(self):
+        return len(self.values)
+
+
 def _jit_ops():
-    """The same steps as :func:`_numpy_ops` as Numba loops (:mod:`baode_eval._jit`): no row-sized
-    temporaries but the result, codes and ids in int32."""
+    """The same steps as :func:`_numpy_ops` as Numba loops (:mod:`baode_eval._jit`) on
+    :class:`_Key` columns: no row-sized temporaries but the group ids (int32)."""
     from . import _jit
 
-    def dense(values, lo, span):
-        codes = np.empty(len(values), _index_dtype(len(values)))
-        return codes, _jit.dense_codes(values, lo, span, codes)
+    def key(k):
+        return k if isinstance(k, _Key) else _Key.of_codes(np.asarray(k), int(np.max(k, initial=-1)) + 1)
 
-    def combine(gid, code, radix, span):
-        return gid, _jit.combine(gid, code, radix, span)  # gid renumbered in place
+    def dense(k, lo, span):
+        k = key(k)
+        gid = np.empty(len(k), _index_dtype(len(k)))
+        return gid, _jit.dense_key(k.values, k.lo, k.lut, span, gid)
+
+    def determined(gid, ngroups, k):
+        k = key(k)
+        return _jit.determined_key(gid, ngroups, k.values, k.lo, k.lut)
+
+    def combine(gid, k, radix, span):
+        k = key(k)
+        return gid, _jit.combine_key(gid, k.values, k.lo, k.lut, radix, span)  # gid renumbered in place
 
     def relabel(gid, rank):
         _jit.relabel(gid, rank)
         return gid
 
-    return SimpleNamespace(dense=dense, determined=_jit.determined, combine=combine, relabel=relabel)
+    return SimpleNamespace(dense=dense, determined=determined, combine=combine, relabel=relabel)
 
 
-def _codes(values, jit: bool = False) -> tuple[np.ndarray, pd.Index]:
+def _codes(values, jit: bool = False) -> tuple[np.ndarray | _Key, pd.Index]:
     """Integer codes (sorted uniques; -1 for missing) and the uniques of one key column
-    (``jit``: number integers with the Numba loops of :mod:`baode_eval._jit`)."""
+    (``jit``: a :class:`_Key` for the Numba grouping instead of the codes)."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.cat.codes.to_numpy()
-        return (codes if jit else codes.astype(np.int64)), pd.Index(s.cat.categories)
+        cats = pd.Index(s.cat.categories)
+        return (_Key.of_codes(codes, len(cats)) if jit else codes.astype(np.int64)), cats
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" and len(s):
         arr = s.to_numpy()
         lo, hi = int(arr.min()), int(arr.max())
         if hi - lo < max(2 * len(arr), _DENSE_LIMIT):  # a lookup table: no hashing, no sorting
-            codes, used = (_jit_ops() if jit else _numpy_ops()).dense(arr, lo, hi - lo + 1)
+            if jit:
+                from . import _jit
+
+                lut, used = _jit.key_lookup(arr, lo, hi - lo + 1)
+                return _Key(arr, lo, lut, False), pd.Index(used.astype(arr.dtype))
+            codes, used = _numpy_ops().dense(arr, lo, hi - lo + 1)
             return codes, pd.Index(used.astype(arr.dtype))
     codes, uniques = pd.factorize(s, sort=True)
-    return codes.astype(np.int64, copy=False), pd.Index(uniques)
+    codes = codes.astype(np.int64, copy=False)
+    return (_Key.of_codes(codes, len(uniques)) if jit else codes), pd.Index(uniques)
 
 
 def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool = False
@@ -211,7 +252,8 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool 
         if span <= max(2 * n, _DENSE_LIMIT):
             gid, used = ops.combine(gid, code_list[j], radix[j], span)
         else:
-            gid, used = pd.factorize(gid.astype(np.int64) * radix[j] + (code_list[j].astype(np.int64) + 1), sort=True)
+            code = code_list[j].codes() if isinstance(code_list[j], _Key) else code_list[j]
+            gid, used = pd.factorize(gid.astype(np.int64) * radix[j] + (code.astype(np.int64) + 1), sort=True)
             gid, used = gid.astype(np.int64, copy=False), np.asarray(used, np.int64)
         parts = parts[used // radix[j]]
         parts[:, j] = used % radix[j]
@@ -222,6 +264,10 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool 
             rank[perm] = np.arange(len(perm))
             gid, parts = ops.relabel(gid, rank), parts[perm]
     return gid, parts - 1
+
+
+def _any_missing(codes) -> bool:
+    return codes.has_missing() if isinstance(codes, _Key) else bool(len(codes)) and int(codes.min()) < 0
 
 
 def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows: int | None) -> dict:
@@ -245,13 +291,15 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
     strata_codes, strata_uniques, psu_uniques = None, None, None
     if design.strata:
         strata_codes, strata_uniques = coded[design.strata]
-        if (strata_codes < 0).any():
+        if _any_missing(strata_codes):
             raise DataError("missing values in the strata column", column=design.strata)
         keys.append(strata_codes), cards.append(len(strata_uniques))
+        if isinstance(strata_codes, _Key):  # row codes are only read with an fpc
+            strata_codes = strata_codes.codes() if design.fpc else None
     rows_are_psus = design.psu is None
     if not rows_are_psus:
         pc, psu_uniques = coded[design.psu]
-        if (pc < 0).any():
+        if _any_missing(pc):
             raise DataError("missing values in the psu column", column=design.psu)
         keys.append(pc), cards.append(len(psu_uniques))
     gid, parts = _group_ids(keys, cards, nrow, jit)
@@ -262,10 +310,17 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
     nb = len(by)
     cells["_stratum"] = parts[:, nb] if design.strata else np.zeros(ngroups, np.int64)
     cells["_psu"] = parts[:, -1] if not rows_are_psus else np.full(ngroups, -1, np.int64)
-    in_domain = np.ones(nrow, bool)
+    in_domain = None  # None: every row is in a domain (no by value missing)
     for c in keys[:nb]:
-        in_domain &= c >= 0
-    cells["_rows"] = np.bincount(gid, minlength=ngroups).astype(np.int64)
+        if _any_missing(c):
+            ok = (c.values if isinstance(c, _Key) else c) >= 0  # a nullable key's values are codes
+            in_domain = ok if in_domain is None else in_domain & ok
+    if jit:
+        from ._jit import count
+
+        cells["_rows"] = count(gid, ngroups)
+    else:
+        cells["_rows"] = np.bincount(gid, minlength=ngroups).astype(np.int64)
     second = rows_are_psus and design.needs_variance
     if jit:  # compiled kernel (baode_eval.kernel.Compiled): one pass
         cells.update(ratios.cell_sums(data, gid=gid, in_domain=in_domain, weights=w, ngroups=ngroups,
@@ -288,7 +343,7 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
                 for pre in ("y", "x", "n") + (("yy", "xy", "xx") if second else ()):
                     cells[f"{pre}:{name}"] = np.zeros(ngroups)
         g = gid[sl]
-        dom_sl = in_domain[sl]
+        dom_sl = True if in_domain is None else in_domain[sl]
         w_sl = None if w is None else w[sl]
         m = stop - start
         for name in names:
@@ -349,8 +404,10 @@ def sufficient_statistics(
     for col, u in zip(by, uniques):
         cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
     dtypes = {col: data[col].dtype for col in by}
+    # cells come sorted by (by..., stratum, PSU) codes (_group_ids numbers them so): phase 2 reads
+    # domains and (domain, stratum) groups as runs
     return Summary(by, names, cells, strata, design, rows_are_psus, n_psu_total, len(strata),
-                   extra={"dtypes": dtypes, "jit": hasattr(ratios, "cell_sums")})
+                   extra={"dtypes": dtypes, "jit": hasattr(ratios, "cell_sums"), "sorted": True})
 
 
 # --------------------------------------------------------------------------------------------
@@ -629,16 +686,46 @@ class _Lin:
     z: np.ndarray | None  # per cell (PSU designs only)
 
 
+def _runs(keys: list[np.ndarray], n: int) -> np.ndarray:
+    """Start of every run of equal ``keys`` (rows sorted by them): ids are then ``cumsum``."""
+    change = np.zeros(n, bool)
+    if n:
+        change[0] = True
+    for k in keys:
+        change[1:] |= k[1:] != k[:-1]
+    return np.flatnonzero(change)
+
+
+def _run_ids(starts: np.ndarray, n: int) -> np.ndarray:
+    ids = np.zeros(n, np.int64)
+    ids[starts[1:]] = 1
+    return np.cumsum(ids, out=ids)
+
+
 def _domain_ids(summary: Summary) -> tuple[np.ndarray, pd.DataFrame]:
-    """Domain id per cell and the domains (categorical ``by`` columns, sorted)."""
+    """Domain id per cell and the domains (categorical ``by`` columns, sorted); cached on the
+    summary. Cells sorted by domain (phase 1 makes them so) are numbered as runs."""
+    cells = summary.cells
+    hit = summary.extra.get("_domain_ids")
+    if hit is not None and hit[0] is cells:
+        return hit[1]
     if not summary.by:
-        return np.zeros(len(summary.cells), np.int64), pd.DataFrame(index=[0])
-    cats = [summary.cells[c].cat for c in summary.by]
-    codes = [c.codes.to_numpy(np.int64) for c in cats]
-    dom, parts = _group_ids(codes, [len(c.categories) for c in cats], len(summary.cells))
-    domains = pd.DataFrame({col: pd.Categorical.from_codes(parts[:, j], categories=cats[j].categories)
-                            for j, col in enumerate(summary.by)})
-    return dom, domains
+        out = np.zeros(len(cells), np.int64), pd.DataFrame(index=[0])
+    else:
+        cats = [cells[c].cat for c in summary.by]
+        if summary.extra.get("sorted"):
+            codes = [c.codes.to_numpy() for c in cats]
+            starts = _runs(codes, len(cells))
+            dom = _run_ids(starts, len(cells))
+            parts = np.stack([c[starts] for c in codes], axis=1) if len(starts) else np.zeros((0, len(codes)), int)
+        else:
+            codes = [c.codes.to_numpy(np.int64) for c in cats]
+            dom, parts = _group_ids(codes, [len(c.categories) for c in cats], len(cells))
+        domains = pd.DataFrame({col: pd.Categorical.from_codes(parts[:, j], categories=cats[j].categories)
+                                for j, col in enumerate(summary.by)})
+        out = dom, domains
+    summary.extra["_domain_ids"] = (cells, out)
+    return out
 
 
 def restore_dtypes(frame: pd.DataFrame, summary: Summary) -> pd.DataFrame:
@@ -681,7 +768,9 @@ def _group_sum(summary: Summary, ids: np.ndarray, n: int) -> _GroupSum:
     return hit
 
 
-def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -> _Lin:
+def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None, keep_z: bool = True) -> _Lin:
+    """Estimate, variance and n per domain of one ratio; ``z`` (linearised values per PSU cell,
+    for the covariance of changes) unless ``keep_z`` is false and the compiled engine runs."""
     cells = summary.cells
     if dom is None:
         dom, domains = _domain_ids(summary)
@@ -696,9 +785,10 @@ def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -
         lonely = summary.design.lonely_psu
         if lonely == "fail" and (n_h <= 1).any():
             _stratum_variance(np.zeros(G), np.zeros(G), n_h, f_h, d_of, D, summary, name)  # raises
-        est, var, n, z = _jit.linearise(dom, ds_id, d_of, D, G, Yc, Xc, cells[f"n:{name}"].to_numpy(np.float64),
-                                        n_h, f_h, kind == "total", lonely == "adjust", summary.n_psu_total)
-        return _Lin(domains, dom, est, var, n, z)
+        est, var, n, z = _jit.linearise(dom, ds_id, d_of, D, G, Yc, Xc, cells[f"n:{name}"].to_numpy(),
+                                        n_h, f_h, kind == "total", lonely == "adjust", summary.n_psu_total,
+                                        keep_z)
+        return _Lin(domains, dom, est, var, n, z if keep_z else None)
     by_dom = _group_sum(summary, dom, D)
     n = by_dom(cells[f"n:{name}"].to_numpy(np.float64))
     Y = by_dom(Yc)
@@ -740,10 +830,16 @@ def _domain_strata(summary: Summary, dom: np.ndarray):
         return cache[key][1]
     strata = summary.strata.set_index("_stratum")
     sc = summary.cells["_stratum"].to_numpy(np.int64)
-    S = int(strata.index.max()) + 1 if len(strata) else 1
-    ds_id, ds_uniq = pd.factorize(dom * S + sc, sort=True)
-    ds_uniq = np.asarray(ds_uniq, np.int64)
-    d_of, h_of = ds_uniq // S, ds_uniq % S
+    if summary.extra.get("sorted"):  # cells sorted by (domain, stratum): groups are runs
+        starts = _runs([dom, sc], len(sc))
+        ds_id = _run_ids(starts, len(sc))
+        d_of, h_of = dom[starts], sc[starts]
+        ds_uniq = starts
+    else:
+        S = int(strata.index.max()) + 1 if len(strata) else 1
+        ds_id, ds_uniq = pd.factorize(dom * S + sc, sort=True)
+        ds_uniq = np.asarray(ds_uniq, np.int64)
+        d_of, h_of = ds_uniq // S, ds_uniq % S
     n_h = strata["n_psu"].reindex(h_of).to_numpy(np.float64)
     f_h = strata["f"].reindex(h_of).to_numpy(np.float64)
     out = (ds_id, d_of, n_h, f_h, len(ds_uniq))
@@ -809,39 +905,51 @@ def interval(est, se, n, *, kind: str, level: float, df: float, census: bool, ji
     return lo, hi
 
 
+def finalise_one(summary: Summary, name: str, kind: str, dom: np.ndarray, domains: pd.DataFrame, *,
+                 level: float, keep_z: bool = True) -> tuple[dict, _Lin]:
+    """Estimate, SE, interval and n of one ratio per domain, as arrays, and its linearisation
+    (``keep_z=False``: without per-cell values when no change is computed from it)."""
+    lin = _linearise(summary, name, kind, dom, domains, keep_z)
+    se = np.sqrt(lin.var)
+    lo, hi = interval(lin.est, se, lin.n, kind=kind, level=level, df=summary.df,
+                      census=not summary.design.needs_variance, jit=bool(summary.extra.get("jit")))
+    return dict(estimate=lin.est, std_error=se, ci_low=lo, ci_high=hi, n=lin.n.astype(np.int64)), lin
+
+
+def map_ratios(summary: Summary, fn, items: Sequence, dom: np.ndarray):
+    """``map(fn, items)`` over ratios, in order; for the compiled engine on many cells in threads
+    (its loops release the GIL). Shared groupings are made first, once, so threads only read them."""
+    items = list(items)
+    if not (summary.extra.get("jit") and len(items) > 1 and len(summary.cells) >= PARALLEL_MIN):
+        yield from map(fn, items)
+        return
+    from concurrent.futures import ThreadPoolExecutor
+
+    if summary.design.needs_variance:
+        _domain_strata(summary, dom)
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        yield from pool.map(fn, items)
+
+
 def finalise_parts(summary: Summary, kinds: Mapping[str, str] | str, *, level: float = 0.95):
     """Yield ``(name, table, linearised)`` per ratio; tables share the domain order."""
     level = check_level(level)
     if isinstance(kinds, str):
         kinds = {name: kinds for name in summary.names}
     dom, domains = _domain_ids(summary)
-    domains = restore_dtypes(domains, summary)
+    domains = restore_dtypes(domains.copy(), summary)
     names = list(summary.names)
     for name in names:
         check_option("kind", kinds[name], KINDS)
-    lins = {}
-    if summary.extra.get("jit") and len(names) > 1 and len(summary.cells) >= PARALLEL_MIN:
-        # the compiled linearisation releases the GIL: indicators side by side (the shared
-        # (domain, stratum) grouping is made first, once)
-        from concurrent.futures import ThreadPoolExecutor
 
-        if summary.design.needs_variance:
-            _domain_strata(summary, dom)
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            lins = dict(zip(names, pool.map(lambda nm: _linearise(summary, nm, kinds[nm], dom, domains), names)))
-    for name in names:
-        kind = kinds[name]
-        lin = lins.pop(name, None) or _linearise(summary, name, kind, dom, domains)
-        se = np.sqrt(lin.var)
-        lo, hi = interval(lin.est, se, lin.n, kind=kind, level=level, df=summary.df,
-                          census=not summary.design.needs_variance, jit=bool(summary.extra.get("jit")))
+    def one(name):
+        arrays, lin = finalise_one(summary, name, kinds[name], dom, domains, level=level)
         part = domains.copy() if summary.by else pd.DataFrame(index=range(1))
-        part["estimate"] = lin.est
-        part["std_error"] = se
-        part["ci_low"] = lo
-        part["ci_high"] = hi
-        part["n"] = lin.n.astype(np.int64)
-        yield name, part, lin
+        for k, v in arrays.items():
+            part[k] = v
+        return name, part, lin
+
+    yield from map_ratios(summary, one, names, dom)
 
 
 def finalise(summary: Summary, kinds: Mapping[str, str] | str, *, level: float = 0.95) -> pd.DataFrame:

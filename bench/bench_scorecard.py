@@ -116,6 +116,14 @@ def generate(households=2_660_000, years=7, sites=35_000, seed=20261128) -> pd.D
     return pd.DataFrame(d, copy=False)
 
 
+def _cpu(before) -> str:
+    """CPU seconds of every thread of the process since ``before``: user, and system (mostly the
+    kernel handing out fresh memory, which on a virtual machine with free-page reporting costs
+    several times more when the pages were recently given back to the host)."""
+    now = os.times()
+    return f"cpu user {now.user - before.user:.2f} s, sys {now.system - before.system:.2f} s"
+
+
 def duckdb_sums(data: pd.DataFrame, columns: list[str]):
     import duckdb
 
@@ -176,25 +184,27 @@ def main(argv=None):
     peak, times = 0, {}
     for rep in range(max(args.repeat, 1)):
         with PeakRSS() as mem_db:
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), os.times()
             sums = duckdb_sums(data, cols)
             t_db = time.perf_counter() - t0
+            cpu_db = _cpu(c0)
         times.setdefault("duckdb", []).append(t_db)
         peak = max(peak, mem_db.peak)
         print(f"[{rep + 1}] duckdb  : {t_db:7.2f} s  sum of {len(cols)} columns by site, year -> {len(sums):,} rows; "
-              f"peak RSS {mem_db.peak / 2**30:.2f} GiB")
+              f"peak RSS {mem_db.peak / 2**30:.2f} GiB; {cpu_db}")
         for engine in engines:
             with PeakRSS() as mem_sc:
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), os.times()
                 card = scorecard.build(data, by=("site", "year"), design=args.design, lang="en",
                                        chunk_rows=args.chunk_rows, engine=engine)
                 t_sc = time.perf_counter() - t0
+                cpu_sc = _cpu(c0)
             times.setdefault(engine, []).append(t_sc)
             tidy = card.tidy()
             print(f"[{rep + 1}] scorecard[{engine}]: {t_sc:7.2f} s (phase 1 {card.timings['phase1_s']:.2f} s, "
                   f"phase 2 {card.timings['phase2_s']:.2f} s)  {len(framework.load().indicators)} indicators x "
                   f"{tidy[['site', 'year']].drop_duplicates().shape[0]:,} site-years with CIs and verdicts; "
-                  f"peak RSS {mem_sc.peak / 2**30:.2f} GiB; ratio to duckdb sums = {t_sc / t_db:.2f} (target <= 1.5)")
+                  f"peak RSS {mem_sc.peak / 2**30:.2f} GiB; {cpu_sc}; ratio to duckdb sums = {t_sc / t_db:.2f} (target <= 1.5)")
             peak = max(peak, mem_sc.peak)
     if args.repeat > 1:
         best_db = min(times["duckdb"])

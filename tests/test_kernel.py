@@ -192,6 +192,17 @@ def test_group_ids_fast_paths_match_the_definition(seed, monkeypatch):
         gid, parts = survey._group_ids([c.copy() for c in codes], cards, n, jit)
         np.testing.assert_array_equal(gid, ref_gid)
         np.testing.assert_array_equal(parts, ref_parts)
+    # the Numba steps on raw integer columns (values + lookup table, no code arrays), here
+    # years and PSU numbers with gaps: order-preserving, so the same groups
+    raw = [pd.Series(codes[1] + 2018).astype(np.int16), pd.Series(codes[2] * 3 + 1000).astype(np.int32)]
+    keys = [survey._codes(r, True) for r in raw]
+    assert all(isinstance(k, survey._Key) and k.lo > 0 for k, _ in keys)
+    cards = cards[:1] + [len(u) for _, u in keys]
+    gid, parts = survey._group_ids([codes[0].copy()] + [k for k, _ in keys], cards, n, True)
+    np.testing.assert_array_equal(gid, ref_gid)
+    np.testing.assert_array_equal(parts[:, 0], ref_parts[:, 0])
+    np.testing.assert_array_equal(np.asarray(keys[0][1])[parts[:, 1]], ref_parts[:, 1] + 2018)  # codes: ranks
+    np.testing.assert_array_equal(np.asarray(keys[1][1])[parts[:, 2]], ref_parts[:, 2] * 3 + 1000)
 
 
 def test_integer_codes_by_lookup_table_match_factorize():
@@ -201,6 +212,9 @@ def test_integer_codes_by_lookup_table_match_factorize():
         want_codes, want_uniq = pd.factorize(pd.Series(values), sort=True)
         for jit in (False, True):
             codes, uniq = survey._codes(pd.Series(values), jit)
+            if jit:  # a key for the Numba grouping: values and a lookup table, codes on demand
+                assert isinstance(codes, survey._Key) and not codes.has_missing()
+                codes = codes.codes()
             np.testing.assert_array_equal(codes, want_codes)
             assert list(uniq) == list(want_uniq) and uniq.dtype == values.dtype
 
@@ -336,3 +350,75 @@ def test_threaded_key_numbering_and_phase2_same_as_serial(monkeypatch):
     card = scorecard.build(data, lang="en", engine="numba")
     pd.testing.assert_frame_equal(ref.tidy(), card.tidy(), check_exact=False, rtol=1e-9)
     pd.testing.assert_frame_equal(ref.changes(), card.changes(), check_exact=False, rtol=1e-9, atol=1e-9)
+
+
+def _trend_framework() -> fw.Framework:
+    """A total and a mean with rising/falling targets, and a ratio compared with a reference
+    series: the kinds whose changes (and growth) phase 2 computes for the verdicts."""
+    inds = [
+        {"id": "workers", "zh": "就业人数", "en": "workers", "order": 1, "kind": "total", "unit": "person",
+         "numerator": "employed_members", "denominator": "1",
+         "target": {"direction": "rising", "status": "unverified", "source": "tests"}},
+        {"id": "size", "zh": "户规模", "en": "size", "order": 2, "kind": "mean", "unit": "household",
+         "numerator": "household_size", "denominator": "1",
+         "target": {"direction": "falling", "status": "unverified", "source": "tests"}},
+        {"id": "income", "zh": "收入", "en": "income", "order": 3, "kind": "ratio", "unit": "person",
+         "numerator": "per_capita_net_income * household_size", "denominator": "household_size",
+         "compare_growth_with": "national_rural_disposable_income"},
+    ]
+    raw = {"id": "trend_test", "version": 1, "zh": "测试", "en": "test", "source": "tests",
+           "goals": [{"id": "g", "zh": "目标", "en": "goal", "order": 1, "indicators": inds}]}
+    return fw.from_dict(raw)
+
+
+@pytest.mark.parametrize("fwk", ["baode", "trend"])
+@pytest.mark.parametrize("lonely", ["adjust", "certainty"])
+def test_compiled_changes_merge_psus_like_numpy(lonely, fwk, monkeypatch):
+    """Changes since last year / baseline and growth: the numba engine merges the two domains'
+    PSUs in one loop (_jit.contrast_variance); the numpy engine groups them. Same numbers with a
+    lone-PSU stratum, PSUs seen in only one of the two years, and an fpc."""
+    from baode_eval import _jit
+    from baode_eval.simulate import simulate
+
+    data = simulate(seed=5, mode="survey").data
+    lone = data["psu"] == data["psu"].iloc[0]
+    data.loc[lone, "stratum"] = "lone"  # a stratum with one PSU
+    rng = np.random.default_rng(3)
+    gone = data["psu"].isin(rng.choice(data["psu"].unique(), 5, replace=False)) & (data["year"] == 2018)
+    data = data.loc[~gone].reset_index(drop=True)  # these PSUs are missing in one year only
+    calls = []
+    real = _jit.contrast_variance
+    monkeypatch.setattr(_jit, "contrast_variance", lambda *a: calls.append(1) or real(*a))
+    fwk = _trend_framework() if fwk == "trend" else None
+    ref = scorecard.build(data, fwk, lang="en", lonely_psu=lonely)
+    card = scorecard.build(data, fwk, lang="en", engine="numba", lonely_psu=lonely)
+    ch_ref, ch = ref.changes(), card.changes()
+    assert calls and len(ch) == len(ch_ref) > 0
+    assert (ch_ref["std_error"] > 0).any() and ch_ref["growth_se"].notna().any()
+    pd.testing.assert_frame_equal(ref.tidy(), card.tidy(), check_exact=False, rtol=1e-9)
+    pd.testing.assert_frame_equal(ch_ref, ch, check_exact=False, rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("by", [("year",), ("site", "year")])
+def test_sorted_cells_read_as_runs_like_the_general_grouping(by):
+    """Phase 1 leaves cells sorted by (domain, stratum, PSU); domains and (domain, stratum)
+    groups are then read as runs. The same ids as the general (hashing) grouping."""
+    from baode_eval.simulate import simulate
+
+    data = simulate(seed=2, mode="survey").data
+    design = survey.Design(weights="weight", strata="stratum", psu="psu")
+    s = survey.sufficient_statistics(data, kernel.Compiled(fw.load()), design=design, by=by)
+    assert s.extra["sorted"]
+    dom, domains = survey._domain_ids(s)
+    runs = survey._domain_strata(s, dom)
+    plain = survey.Summary(s.by, s.names, s.cells, s.strata, s.design, s.rows_are_psus, s.n_psu_total,
+                           s.n_strata, extra={})
+    dom2, domains2 = survey._domain_ids(plain)
+    hashed = survey._domain_strata(plain, dom2)
+    np.testing.assert_array_equal(dom, dom2)
+    pd.testing.assert_frame_equal(domains, domains2)
+    assert runs[4] == hashed[4] >= len(domains)
+    if by == ("year",):
+        assert runs[4] > len(domains)  # several strata per domain
+    for a, b in zip(runs[:4], hashed[:4]):
+        np.testing.assert_array_equal(a, b)
