@@ -164,10 +164,12 @@ def proportion_interval(est, se, n, q, zq):
         e = est[i]
         if e > 0 and e < 1:
             p = min(max(e, 1e-300), 1 - 1e-16)
-            logit = np.log(p / (1 - p))
             half = q * se[i] / (p * (1 - p))
-            a = 1 / (1 + np.exp(-(logit - half)))
-            b = 1 / (1 + np.exp(-(logit + half)))
+            # expit(logit(p) -+ half) with one exp: exp(-logit(p)) = (1 - p) / p
+            odds = (1 - p) / p
+            eh = np.exp(half)
+            a = 1 / (1 + odds * eh)
+            b = 1 / (1 + odds / eh)
         else:
             nn = n[i]
             if nn > 0:

@@ -182,7 +182,11 @@ def main(argv=None):
         scorecard.build(data.iloc[:2000], by=("site", "year"), design=args.design, lang="en", engine="numba")
         print(f"numba kernel compiled or loaded from cache in {time.perf_counter() - t0:.1f} s (not in the ratio)")
     peak, times = 0, {}
+    card = None
     for rep in range(max(args.repeat, 1)):
+        # every timed step starts with only the data in memory: results of the step before are
+        # dropped first, so that no step pays for memory another one still holds
+        card = None
         with PeakRSS() as mem_db:
             t0, c0 = time.perf_counter(), os.times()
             sums = duckdb_sums(data, cols)
@@ -192,7 +196,9 @@ def main(argv=None):
         peak = max(peak, mem_db.peak)
         print(f"[{rep + 1}] duckdb  : {t_db:7.2f} s  sum of {len(cols)} columns by site, year -> {len(sums):,} rows; "
               f"peak RSS {mem_db.peak / 2**30:.2f} GiB; {cpu_db}")
+        sums = None
         for engine in engines:
+            card = None
             with PeakRSS() as mem_sc:
                 t0, c0 = time.perf_counter(), os.times()
                 card = scorecard.build(data, by=("site", "year"), design=args.design, lang="en",
@@ -205,6 +211,7 @@ def main(argv=None):
                   f"phase 2 {card.timings['phase2_s']:.2f} s)  {len(framework.load().indicators)} indicators x "
                   f"{tidy[['site', 'year']].drop_duplicates().shape[0]:,} site-years with CIs and verdicts; "
                   f"peak RSS {mem_sc.peak / 2**30:.2f} GiB; {cpu_sc}; ratio to duckdb sums = {t_sc / t_db:.2f} (target <= 1.5)")
+            tidy = None
             peak = max(peak, mem_sc.peak)
     if args.repeat > 1:
         best_db = min(times["duckdb"])
