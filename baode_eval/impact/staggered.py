@@ -391,7 +391,6 @@ def staggered_did(data: pd.DataFrame, *, yname: str, idname: str, tname: str, gn
     cluster_codes = pd.factorize(cl, sort=True)[0] if cl is not None else None
     n_clusters = int(cluster_codes.max()) + 1 if cluster_codes is not None else n
     rows, infs = [], []
-    tindex = {t: i for i, t in enumerate(periods)}
     for gv in groups:
         pre_index = np.flatnonzero(periods + anticipation < gv)[-1]   # last period before (anticipated) treatment
         treat = g == gv
