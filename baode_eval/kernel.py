@@ -276,7 +276,7 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
         "",
         "@njit(**_JIT)",
         f"def kernel({sig}):",
-        f"    # {len(framework.indicators)} indicators, {len(sums)} distinct sums",
+        f"    # {len(framework.indicators)} indicators, {len(sums)} distinct sums, {len(counts)} distinct counts",
         "    for r in range(gid.shape[0]):",
         "        g = gid[r]",
         "        if g >= lo and g < hi and (alldom or dom[r]):",
@@ -413,12 +413,8 @@ def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.n
     else:
         yr = np.zeros(1)
     w = weights if weighted else np.ones(1)
-    # every sum a contiguous row; row counts as integers. Touched here, in order: first touches
-    # scattered over the threads' cells cost several times more on a virtual machine
-    out = np.empty((max(layout["width"], 1), ngroups))
-    out.fill(0.0)
-    cnt = np.empty((max(layout["count_width"], 1), ngroups), np.int64)
-    cnt.fill(0)
+    out = np.zeros((max(layout["width"], 1), ngroups))  # every sum a contiguous row
+    cnt = np.zeros((max(layout["count_width"], 1), ngroups), np.int64)  # row counts, as integers
     alldom = in_domain is None  # every row in a domain: no row-sized array to read
     dom = np.ones(1, np.bool_) if alldom else np.asarray(in_domain, np.bool_)
     nthreads = max(1, min(threads or os.cpu_count() or 1, 8))
