@@ -154,6 +154,29 @@ def linearise(dom, ds_id, d_of, n_dom, n_ds, yc, xc, nc, n_h, f_h, total, adjust
     return est, var, n, z
 
 
+@njit(inline="always", **_JIT)
+def _bounds(e, s, nn, q, zq, proportion):
+    """Interval of one estimate (``survey.interval``): est -+ q*se; for a proportion the logit
+    interval for 0 < p < 1 and Wilson on the unweighted n at 0 and 1, clipped to [0, 1]."""
+    if not proportion:
+        return e - q * s, e + q * s
+    if e > 0 and e < 1:
+        p = min(max(e, 1e-300), 1 - 1e-16)
+        half = q * s / (p * (1 - p))
+        # expit(logit(p) -+ half) with one exp: exp(-logit(p)) = (1 - p) / p
+        odds = (1 - p) / p
+        eh = np.exp(half)
+        a = 1 / (1 + odds * eh)
+        b = 1 / (1 + odds / eh)
+    elif nn > 0:
+        centre = (e + zq * zq / (2 * nn)) / (1 + zq * zq / nn)
+        hw = zq / (1 + zq * zq / nn) * np.sqrt(e * (1 - e) / nn + zq * zq / (4 * nn * nn))
+        a, b = centre - hw, centre + hw
+    else:
+        a, b = np.nan, np.nan
+    return (min(max(a, 0.0), 1.0) if a == a else a), (min(max(b, 0.0), 1.0) if b == b else b)
+
+
 @njit(**_JIT)
 def proportion_interval(est, se, n, q, zq):
     """Logit interval for 0 < p < 1, Wilson on the unweighted n at 0 and 1 (``survey.interval``)."""
@@ -161,26 +184,77 @@ def proportion_interval(est, se, n, q, zq):
     lo = np.empty(m)
     hi = np.empty(m)
     for i in range(m):
-        e = est[i]
-        if e > 0 and e < 1:
-            p = min(max(e, 1e-300), 1 - 1e-16)
-            half = q * se[i] / (p * (1 - p))
-            # expit(logit(p) -+ half) with one exp: exp(-logit(p)) = (1 - p) / p
-            odds = (1 - p) / p
-            eh = np.exp(half)
-            a = 1 / (1 + odds * eh)
-            b = 1 / (1 + odds / eh)
-        else:
-            nn = n[i]
-            if nn > 0:
-                centre = (e + zq * zq / (2 * nn)) / (1 + zq * zq / nn)
-                hw = zq / (1 + zq * zq / nn) * np.sqrt(e * (1 - e) / nn + zq * zq / (4 * nn * nn))
-                a, b = centre - hw, centre + hw
-            else:
-                a, b = np.nan, np.nan
-        lo[i] = min(max(a, 0.0), 1.0) if a == a else a
-        hi[i] = min(max(b, 0.0), 1.0) if b == b else b
+        lo[i], hi[i] = _bounds(est[i], se[i], n[i], q, zq, True)
     return lo, hi
+
+
+@njit(**_JIT)
+def finalise(dstart, gfirst, gstart, yc, xc, nc, n_h, f_h, total, adjust, n_psu_total, proportion, q, zq,
+             target, direction, q1, zq1, est, se, lo, hi, n, verdict, var, z):
+    """Phase 2 of one ratio on cells sorted by (domain, stratum, PSU), in one pass over them:
+    what ``linearise``, ``survey.interval`` and ``scorecard.verdict_codes`` do, written straight
+    into the output slices ``est, se, lo, hi, n, verdict`` (and ``var`` per domain and ``z`` per
+    cell when their length is not 0: the changes need them).
+
+    Domain ``d`` is cells ``dstart[d]:dstart[d+1]`` and (domain, stratum) groups
+    ``gfirst[d]:gfirst[d+1]``; group ``g`` is cells ``gstart[g]:gstart[g+1]``. Sums run in cell
+    order, as in ``linearise``. ``direction``: 0 no verdict (-1), 1 ``>=``, 2 ``<=`` against
+    ``target[d]`` with the one-sided bounds at quantiles ``q1``/``zq1``."""
+    big = np.finfo(np.float64).max
+    keep_var = var.shape[0] > 0
+    keep_z = z.shape[0] > 0
+    s1 = np.empty(gstart.shape[0])
+    s2 = np.empty(gstart.shape[0])
+    tol = 1e-12
+    for d in range(dstart.shape[0] - 1):
+        yd = 0.0
+        xd = 0.0
+        nd = 0
+        for c in range(dstart[d], dstart[d + 1]):
+            nd += nc[c]
+            yd += yc[c]
+            xd += xc[c]
+        if total:
+            e, r, scale = yd, 0.0, 1.0
+        else:
+            e = yd / xd if xd != 0 else np.nan
+            r = 0.0 if e != e else (big if e == np.inf else (-big if e == -np.inf else e))
+            scale = xd if xd != 0 else 1.0
+        zbar = 0.0
+        for g in range(gfirst[d], gfirst[d + 1]):
+            a1 = 0.0
+            a2 = 0.0
+            for c in range(gstart[g], gstart[g + 1]):
+                v = (yc[c] - r * xc[c]) / scale
+                if keep_z:
+                    z[c] = v
+                a1 += v
+                a2 += v * v
+            s1[g] = a1
+            s2[g] = a2
+            zbar += a1
+        zbar /= max(n_psu_total, 1)
+        vd = 0.0
+        for g in range(gfirst[d], gfirst[d + 1]):
+            vd += _stratum_term(s1[g], s2[g], n_h[g], f_h[g], adjust, zbar)
+        if vd < 0:  # np.clip(.., 0, None): NaN stays
+            vd = 0.0
+        sd = np.sqrt(vd)
+        est[d] = e
+        se[d] = sd
+        n[d] = nd
+        lo[d], hi[d] = _bounds(e, sd, float(nd), q, zq, proportion)
+        if keep_var:
+            var[d] = vd
+        code = -1
+        if direction != 0 and e == e and target[d] == target[d]:
+            t = target[d]
+            l1, h1 = _bounds(e, sd, float(nd), q1, zq1, proportion)
+            if direction == 1:
+                code = 0 if l1 >= t - tol else (1 if h1 < t - tol else 2)
+            else:
+                code = 0 if h1 <= t + tol else (1 if l1 > t + tol else 2)
+        verdict[d] = code
 
 
 @njit(**_JIT)

@@ -32,6 +32,7 @@ import pandas as pd
 
 from . import framework as fw
 from . import survey
+from ._memory import small_pages
 from .errors import DataError, ParameterError
 from .i18n import check_lang
 from .options import DESIGN_MODES, ENGINES, check_level, check_option
@@ -524,6 +525,7 @@ def build_available(data: pd.DataFrame, framework=None, *, goals=None, indicator
 _VERDICT_CODES = ("met", "not met", "inconclusive")
 
 
+@small_pages
 def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang="zh", baseline_year=None,
                  reference=None, year_column="year") -> Scorecard:
     """Phase 2 of a scorecard on phase-1 sums (from pandas, DuckDB, Dask ... alike).
@@ -556,30 +558,40 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
     res["n"] = np.empty(K * m, np.int64)
     res["verdict"] = np.empty(K * m, np.int8)
 
+    fused = survey.fused(summary)  # the compiled engine: estimates and verdicts in one pass
+
     def one(k):
         ind = fwk.indicators[k]
         sl = slice(k * m, (k + 1) * m)
         t = ind.target
         trend_verdict = t is not None and t.direction in ("rising", "falling")
-        arrays, lin = survey.finalise_one(summary, ind.id, ind.kind, dom, domains, level=level, keep_z=trend_verdict)
-        for key, values in arrays.items():
-            res[key][sl] = values
+        level_verdict = t is not None and t.direction in (">=", "<=")
         verdict, target = res["verdict"][sl], res["target"][sl]
-        verdict[:] = -1
         target[:] = np.nan
-        if t is not None and t.direction in (">=", "<="):
+        if level_verdict:
             if year_codes is not None:
                 uniq, inv = year_codes
                 vals = np.array([np.nan if (v := t.value_for(y, fwk.parameters)) is None else v for y in uniq])
-                target[:] = vals[inv]
+                np.take(vals, inv, out=target)
             else:
                 v = t.value_for(None, fwk.parameters)
                 target[:] = np.nan if v is None else v
-            lo, hi = one_sided_bounds(arrays["estimate"], arrays["std_error"], arrays["n"], kind=ind.kind,
-                                      level=level, df=summary.df, census=census,
-                                      jit=bool(summary.extra.get("jit")))
-            verdict[:] = verdict_codes(arrays["estimate"], lo, hi, target, t.direction)
-        elif trend_verdict:
+        if fused:
+            lin = survey.finalise_into(summary, ind.id, ind.kind, dom, {key: a[sl] for key, a in res.items()},
+                                       level=level, target=target, direction=t.direction if level_verdict else None,
+                                       keep=trend_verdict)
+        else:
+            arrays, lin = survey.finalise_one(summary, ind.id, ind.kind, dom, domains, level=level,
+                                              keep_z=trend_verdict)
+            for key, values in arrays.items():
+                res[key][sl] = values
+            verdict[:] = -1
+            if level_verdict:
+                lo, hi = one_sided_bounds(arrays["estimate"], arrays["std_error"], arrays["n"], kind=ind.kind,
+                                          level=level, df=summary.df, census=census,
+                                          jit=bool(summary.extra.get("jit")))
+                verdict[:] = verdict_codes(arrays["estimate"], lo, hi, target, t.direction)
+        if trend_verdict:
             ch = trend.changes(summary, ind, lin, level=level, census=census, ref=ref, comparisons=("previous_year",))
             if "previous_year" in ch:
                 prev = ch["previous_year"]

@@ -35,6 +35,7 @@ variances and intervals on that small table without seeing a row again.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+import functools
 import os
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -874,13 +875,13 @@ def interval(est, se, n, *, kind: str, level: float, df: float, census: bool, ji
     se = np.asarray(se, np.float64)
     if census:
         return est.copy(), est.copy()
-    q = stats.t.ppf(0.5 + level / 2, df)
+    q, zq = _quantiles(level, df)
     if kind == "proportion" and jit:
         from . import _jit
 
         nn = np.broadcast_to(np.asarray(n, np.float64), est.shape)
-        return _jit.proportion_interval(est, np.broadcast_to(se, est.shape), np.ascontiguousarray(nn), q,
-                                        stats.norm.ppf(0.5 + level / 2))
+        return _jit.proportion_interval(est, np.ascontiguousarray(np.broadcast_to(se, est.shape)),
+                                        np.ascontiguousarray(nn), q, zq)
     lo, hi = est - q * se, est + q * se
     if kind == "proportion":
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -895,7 +896,6 @@ def interval(est, se, n, *, kind: str, level: float, df: float, census: bool, ji
                 # Wilson score interval on the unweighted count where p is exactly 0 or 1
                 e = est[edge]
                 nn = np.broadcast_to(np.asarray(n, np.float64), est.shape)[edge]
-                zq = stats.norm.ppf(0.5 + level / 2)
                 centre = (e + zq * zq / (2 * nn)) / (1 + zq * zq / nn)
                 hw = zq / (1 + zq * zq / nn) * np.sqrt(e * (1 - e) / nn + zq * zq / (4 * nn * nn))
                 lo[edge] = np.where(nn > 0, centre - hw, np.nan)
@@ -914,6 +914,68 @@ def finalise_one(summary: Summary, name: str, kind: str, dom: np.ndarray, domain
     lo, hi = interval(lin.est, se, lin.n, kind=kind, level=level, df=summary.df,
                       census=not summary.design.needs_variance, jit=bool(summary.extra.get("jit")))
     return dict(estimate=lin.est, std_error=se, ci_low=lo, ci_high=hi, n=lin.n.astype(np.int64)), lin
+
+
+def fused(summary: Summary) -> bool:
+    """Whether :func:`finalise_into` applies: the compiled engine's cells, sorted by (domain,
+    stratum, PSU), of a design with PSUs."""
+    return bool(summary.extra.get("jit") and summary.extra.get("sorted") and summary.design.needs_variance
+                and not summary.rows_are_psus)
+
+
+def _run_bounds(summary: Summary, dom: np.ndarray):
+    """Cell ranges of the domains and of the (domain, stratum) groups of sorted cells, and
+    each group's n_h and f_h (cached like :func:`_domain_strata`)."""
+    hit = summary.extra.get("_run_bounds")
+    if hit is not None and hit[0] is dom:
+        return hit[1]
+    _, d_of, n_h, f_h, G = _domain_strata(summary, dom)
+    D = int(dom[-1]) + 1 if len(dom) else 0
+    starts = _runs([dom, summary.cells["_stratum"].to_numpy()], len(dom))
+    gstart = np.append(starts, len(dom)).astype(np.int64)
+    gfirst = np.searchsorted(d_of, np.arange(D + 1)).astype(np.int64)
+    dstart = gstart[gfirst]
+    out = (dstart, gfirst, gstart, n_h, f_h)
+    summary.extra["_run_bounds"] = (dom, out)
+    return out
+
+
+@functools.lru_cache(maxsize=64)
+def _quantiles(level: float, df: float) -> tuple[float, float]:
+    """t (design df) and normal quantiles of a two-sided ``level`` interval."""
+    return float(stats.t.ppf(0.5 + level / 2, df)), float(stats.norm.ppf(0.5 + level / 2))
+
+
+def finalise_into(summary: Summary, name: str, kind: str, dom: np.ndarray, out: Mapping[str, np.ndarray], *,
+                  level: float, target: np.ndarray | None = None, direction: str | None = None,
+                  keep: bool = False) -> _Lin | None:
+    """:func:`finalise_one` and the verdict against ``target`` (``">="``/``"<="``; none: -1) of
+    one ratio, for :func:`fused` summaries, in one compiled pass written straight into ``out``'s
+    arrays (``estimate, std_error, ci_low, ci_high, n, verdict``, one value per domain). Returns
+    the linearisation when ``keep`` (the changes need its variances and per-cell values)."""
+    from . import _jit
+
+    cells = summary.cells
+    dstart, gfirst, gstart, n_h, f_h = _run_bounds(summary, dom)
+    D = len(dstart) - 1
+    lonely = summary.design.lonely_psu
+    if lonely == "fail" and (n_h <= 1).any():
+        _stratum_variance(np.zeros(len(n_h)), np.zeros(len(n_h)), n_h, f_h, np.zeros(len(n_h), np.int64), D,
+                          summary, name)  # raises
+    q, zq = _quantiles(level, summary.df)
+    q1, zq1 = _quantiles(2 * level - 1, summary.df)
+    code = {None: 0, ">=": 1, "<=": 2}[direction]
+    var = np.empty(D if keep else 0)
+    z = np.empty(len(cells) if keep else 0)
+    _jit.finalise(dstart, gfirst, gstart, cells[f"y:{name}"].to_numpy(np.float64),
+                  cells[f"x:{name}"].to_numpy(np.float64), cells[f"n:{name}"].to_numpy(np.int64), n_h, f_h,
+                  kind == "total", lonely == "adjust", summary.n_psu_total, kind == "proportion", q, zq,
+                  np.empty(0) if target is None else target, code, q1, zq1, out["estimate"], out["std_error"],
+                  out["ci_low"], out["ci_high"], out["n"], out["verdict"], var, z)
+    if not keep:
+        return None
+    _, domains = _domain_ids(summary)
+    return _Lin(domains, dom, out["estimate"], var, out["n"].astype(np.float64), z)
 
 
 def map_ratios(summary: Summary, fn, items: Sequence, dom: np.ndarray):

@@ -422,3 +422,32 @@ def test_sorted_cells_read_as_runs_like_the_general_grouping(by):
         assert runs[4] > len(domains)  # several strata per domain
     for a, b in zip(runs[:4], hashed[:4]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_phase2_switches_numpy_huge_page_advice_off_and_back(monkeypatch):
+    """from_summary runs with numpy's huge-page advice off (baode_eval._memory) and restores the
+    caller's setting afterwards, also when it raises."""
+    from baode_eval import _memory
+
+    if _memory._SET is None:
+        pytest.skip("this numpy has no huge-page switch")
+    seen = []
+    real = survey.finalise_into
+
+    def spy(*a, **k):
+        seen.append(_memory._SET(False))  # reads (and keeps) the setting in force
+        return real(*a, **k)
+
+    monkeypatch.setattr(survey, "finalise_into", spy)
+    previous = _memory._SET(True)
+    try:
+        from baode_eval.simulate import simulate
+
+        scorecard.build(simulate(seed=5, mode="survey").data, lang="en", engine="numba")
+        assert seen and not any(seen) and _memory._SET(True) is True
+        with pytest.raises(ZeroDivisionError):
+            with _memory.huge_pages(False):
+                1 / 0
+        assert _memory._SET(True) is True
+    finally:
+        _memory._SET(previous)

@@ -1,0 +1,71 @@
+"""Whether numpy asks the kernel to back the arrays phase 2 writes with transparent huge pages.
+
+On Linux numpy advises huge pages (``madvise(MADV_HUGEPAGE)``, 2 MB) for every array of 4 MB or
+more. A huge page needs a free, aligned 2 MB block. On a virtual machine with free page
+reporting such blocks are the memory the guest has handed back to the host, and touching them
+again costs a trip to the host for every small page: 2-4 ms per MB on the machines this project
+is benchmarked on, against about 0.2 ms per MB for memory the guest still holds
+(``bench/bench_fresh_memory.py``). Small pages come from the fragments the guest still holds
+first.
+
+Phase 2 writes the tidy table (at national size 6.6 M rows, about 400 MB) once, front to back,
+where huge pages save nothing (sequential writes barely miss the TLB), so
+:func:`baode_eval.scorecard.from_summary` runs with the advice off: phase 2 of the national
+benchmark took 0.52-0.64 s instead of 0.94-1.14 s, alternating in one process. Phase 1 keeps
+numpy's default: the compiled kernel adds rows into a 500 MB cell table in no set order, where
+huge pages do pay (small pages there made phase 1 slower, 2.9-3.5 s against 2.2-2.5 s); the
+numpy engine's phase 1, full of short-lived row-sized temporaries, was not faster with small
+pages either (18.6-20.4 s in one benchmark run, against 15.4-16.4 s before).
+
+:func:`huge_pages` switches numpy's advice for a block of code and restores it after. It is
+numpy's own, private, process-wide setting; when numpy has none it does nothing. It never
+changes a result, only where the memory comes from.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import importlib
+import threading
+
+_LOCK = threading.RLock()
+
+
+def _switch():
+    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            fn = getattr(importlib.import_module(name), "_set_madvise_hugepage", None)
+        except ImportError:
+            continue
+        if fn is not None:
+            return fn
+    return None
+
+
+_SET = _switch()
+
+
+@contextlib.contextmanager
+def huge_pages(enabled: bool):
+    """Within the block, numpy advises huge pages for its large arrays if ``enabled``."""
+    if _SET is None:
+        yield
+        return
+    with _LOCK:
+        previous = _SET(bool(enabled))
+    try:
+        yield
+    finally:
+        with _LOCK:
+            _SET(previous)
+
+
+def small_pages(fn):
+    """Run ``fn`` with numpy's huge-page advice off (see the module docstring)."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        with huge_pages(False):
+            return fn(*args, **kwargs)
+
+    return wrapper
