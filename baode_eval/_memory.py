@@ -1,21 +1,25 @@
-"""Whether numpy asks the kernel to back the arrays phase 2 writes with transparent huge pages.
+"""Whether numpy asks the kernel to back the scorecard's big arrays with transparent huge pages.
 
 On Linux numpy advises huge pages (``madvise(MADV_HUGEPAGE)``, 2 MB) for every array of 4 MB or
 more. A huge page needs a free, aligned 2 MB block. On a virtual machine with free page
 reporting such blocks are the memory the guest has handed back to the host, and touching them
 again costs a trip to the host for every small page: 2-4 ms per MB on the machines this project
-is benchmarked on, against about 0.2 ms per MB for memory the guest still holds
-(``bench/bench_fresh_memory.py``). Small pages come from the fragments the guest still holds
-first.
+is benchmarked on. Small pages come first from the fragments the guest still holds: about
+0.6 ms per MB, written front to back (``bench/bench_fresh_memory.py`` prints both).
 
-Phase 2 writes the tidy table (at national size 6.6 M rows, about 400 MB) once, front to back,
-where huge pages save nothing (sequential writes barely miss the TLB), so
-:func:`baode_eval.scorecard.from_summary` runs with the advice off: phase 2 of the national
-benchmark took 0.52-0.64 s instead of 0.94-1.14 s, alternating in one process. Phase 1 keeps
-numpy's default: the compiled kernel adds rows into a 500 MB cell table in no set order, where
-huge pages do pay (small pages there made phase 1 slower, 2.9-3.5 s against 2.2-2.5 s); the
-numpy engine's phase 1, full of short-lived row-sized temporaries, was not faster with small
-pages either (18.6-20.4 s in one benchmark run, against 15.4-16.4 s before).
+So the arrays the scorecard keeps are made in small pages:
+
+* phase 2 (:func:`baode_eval.scorecard.from_summary`) writes the tidy table (at national size
+  6.6 M rows, about 400 MB) once, front to back, where huge pages save nothing: phase 2 of the
+  national benchmark took 0.52-0.64 s instead of 0.94-1.14 s, alternating in one process;
+* the compiled kernel's cell table (about 420 MB) is made in small pages and faulted in front
+  to back by a helper thread while the cells are numbered (:class:`baode_eval.kernel.Prepared`):
+  the national scorecard took 2.07-2.41 s against 2.15-3.56 s with huge pages, eight runs
+  each, alternating. Faulted in by the kernel's own threads, in the order rows come, small
+  pages had been slower than huge ones.
+
+The numpy engine's phase 1, full of short-lived row-sized temporaries, keeps numpy's default
+(it was not faster with small pages: 18.6-20.4 s in one benchmark run, against 15.4-16.4 s).
 
 :func:`huge_pages` switches numpy's advice for a block of code and restores it after. It is
 numpy's own, private, process-wide setting; when numpy has none it does nothing. It never

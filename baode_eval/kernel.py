@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ._memory import huge_pages
 from .errors import DataError, ParameterError
 
 _LOCK = threading.Lock()
@@ -234,7 +235,7 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
     never missing -- are made once."""
     gen = _Gen(framework.parameters, missing)
     sums: dict[tuple, int] = {}  # (what, expression texts..., ok variables) -> row of out
-    counts: dict[tuple, int] = {}  # the same for the row counts (int64 table cnt)
+    counts: dict[tuple, int] = {}  # the same for the row counts (integer table cnt)
     where: dict[str, int] = {}
     adds: dict[str, list[str]] = {}  # ok condition -> accumulation lines under it
 
@@ -352,6 +353,12 @@ class Compiled:
     def cell_sums(self, data, **kw) -> dict:
         return cell_sums(data, self.framework, year_column=self.year_column, threads=self.threads, **kw)
 
+    def prepare(self, data, *, weighted: bool, second: bool) -> "Prepared":
+        return Prepared(data, self.framework, weighted=weighted, second=second, year_column=self.year_column)
+
+    def run(self, prepared: "Prepared", **kw) -> dict:
+        return prepared.run(threads=self.threads, **kw)
+
 
 def _years(col: pd.Series) -> np.ndarray:
     """Year per row as float (NaN = missing), for by-year parameters: numbers as they are; a
@@ -379,6 +386,88 @@ def _names(framework) -> tuple[list[str], list[tuple[str, str]]]:
     return gen.columns, gen.masks
 
 
+def _touch(a: np.ndarray) -> None:
+    """Fault in every page of a fresh (zeroed) array now, by writing one zero per 4 KB."""
+    flat = a.reshape(-1)
+    flat[::max(4096 // a.itemsize, 1)] = 0
+
+
+class Prepared:
+    """The compiled kernel for a frame's columns, and the arrays it reads: everything the sums
+    need but the cell ids, so it can be made while the cells are numbered (in another thread).
+
+    Checks the columns (which hold missing values, which are absent), generates and loads the
+    kernel, reads the by-year parameter tables."""
+
+    def __init__(self, data: pd.DataFrame, framework, *, weighted: bool, second: bool, year_column: str = "year"):
+        if not available():
+            raise ParameterError("engine='numba' needs Numba: pip install 'baode-eval[fast]' (or numba>=0.60)")
+        value_cols, mask_cols = _names(framework)
+        absent = [c for c in value_cols + [c for c, _ in mask_cols] if c not in data.columns]
+        if absent:
+            raise DataError(f"columns needed by the framework {framework.id!r} are not in the data: {absent}")
+        arrays = {c: _plain(data[c], c) for c in value_cols}
+        # columns that can make a value missing: NaN, and +-inf (inf * 0, inf - inf are NaN)
+        missing = frozenset(c for c, a in arrays.items() if a.dtype.kind == "f" and not _all_finite(a))
+        self.weighted, self.rows = weighted, len(data)
+        src, gen, self.layout = _source(framework, second, missing, weighted)
+        self.mod = _load(src)
+        self.cols = [arrays[c] for c in gen.columns]
+        self.masks = [_missing_codes(data[c]) for c, _ in gen.masks]
+        self.tables = []
+        for name in gen.tables:
+            p = framework.parameters[name]
+            first, last = min(p.by_year), max(p.by_year)
+            tab = np.array([np.nan if (v := p.value_for(y)) is None else v for y in range(first, last + 1)],
+                           np.float64)
+            self.tables += [tab, int(first)]
+        if gen.tables:
+            if year_column not in data.columns:
+                raise DataError(f"parameters {gen.tables} vary by year but the data has no {year_column!r} column")
+            self.yr = _years(data[year_column])
+        else:
+            self.yr = np.zeros(1)
+
+    def allocate(self, ngroups: int, touch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """The zeroed sum and count tables for ``ngroups`` cells, in small pages (see
+        :mod:`baode_eval._memory`); ``touch``: their pages faulted in now, front to back (in a
+        thread that would otherwise wait), not in the kernel's threads in the order rows come."""
+        with huge_pages(False):
+            out = np.zeros((max(self.layout["width"], 1), ngroups))  # every sum a contiguous row
+            # row counts, as integers; int32 (a count never exceeds the rows): half the table to touch
+            cnt = np.zeros((max(self.layout["count_width"], 1), ngroups),
+                           np.int32 if self.rows < 2**31 else np.int64)
+        if touch:
+            _touch(out), _touch(cnt)
+        return out, cnt
+
+    def run(self, *, gid: np.ndarray, in_domain: np.ndarray | None, weights, ngroups: int,
+            threads: int | None = None, tables=None) -> dict:
+        """The sums per cell (see :func:`cell_sums`), into ``tables`` from :meth:`allocate` if given."""
+        if (weights is not None) != self.weighted or len(gid) != self.rows:
+            raise ParameterError("the kernel was prepared for other weights or rows")
+        w = weights if self.weighted else np.ones(1)
+        out, cnt = tables if tables is not None else self.allocate(ngroups)
+        if out.shape[1] != ngroups:
+            raise ParameterError(f"tables for {out.shape[1]} cells, not {ngroups}")
+        alldom = in_domain is None  # every row in a domain: no row-sized array to read
+        dom = np.ones(1, np.bool_) if alldom else np.asarray(in_domain, np.bool_)
+        nthreads = max(1, min(threads or os.cpu_count() or 1, 8))
+        bounds = np.linspace(0, ngroups, nthreads + 1).astype(np.int64)
+        mod, yr, cols, masks, tabs = self.mod, self.yr, self.cols, self.masks, self.tables
+
+        def run(t):
+            lo, hi = int(bounds[t]), int(bounds[t + 1])
+            mod.kernel(gid, alldom, dom, w, lo, hi, yr, out, cnt, *cols, *masks, *tabs)
+
+        if nthreads == 1:
+            run(0)
+        else:
+            with ThreadPoolExecutor(max_workers=nthreads) as pool:
+                list(pool.map(run, range(nthreads)))
+        return {name: (cnt if name.startswith("n:") else out)[j] for name, j in self.layout["where"].items()}
+
+
 def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.ndarray | None, weights, ngroups: int,
               second: bool, year_column: str = "year", threads: int | None = None) -> dict:
     """``{"y:id": ..., "x:id": ..., "n:id": ..., ["yy:id", "xy:id", "xx:id"]}`` per cell.
@@ -386,47 +475,5 @@ def cell_sums(data: pd.DataFrame, framework, *, gid: np.ndarray, in_domain: np.n
     The same sums as the numpy engine's phase 1 (to floating-point rounding: a cell's rows are
     added one by one here, block by block there). ``in_domain``: which rows count (a missing
     ``by`` value leaves a row out), or None when every row does."""
-    if not available():
-        raise ParameterError("engine='numba' needs Numba: pip install 'baode-eval[fast]' (or numba>=0.60)")
-    value_cols, mask_cols = _names(framework)
-    absent = [c for c in value_cols + [c for c, _ in mask_cols] if c not in data.columns]
-    if absent:
-        raise DataError(f"columns needed by the framework {framework.id!r} are not in the data: {absent}")
-    arrays = {c: _plain(data[c], c) for c in value_cols}
-    # columns that can make a value missing: NaN, and +-inf (inf * 0, inf - inf are NaN)
-    missing = frozenset(c for c, a in arrays.items() if a.dtype.kind == "f" and not _all_finite(a))
-    weighted = weights is not None
-    src, gen, layout = _source(framework, second, missing, weighted)
-    mod = _load(src)
-    cols = [arrays[c] for c in gen.columns]
-    masks = [_missing_codes(data[c]) for c, _ in gen.masks]
-    tables = []
-    for name in gen.tables:
-        p = framework.parameters[name]
-        first, last = min(p.by_year), max(p.by_year)
-        tab = np.array([np.nan if (v := p.value_for(y)) is None else v for y in range(first, last + 1)], np.float64)
-        tables += [tab, int(first)]
-    if gen.tables:
-        if year_column not in data.columns:
-            raise DataError(f"parameters {gen.tables} vary by year but the data has no {year_column!r} column")
-        yr = _years(data[year_column])
-    else:
-        yr = np.zeros(1)
-    w = weights if weighted else np.ones(1)
-    out = np.zeros((max(layout["width"], 1), ngroups))  # every sum a contiguous row
-    cnt = np.zeros((max(layout["count_width"], 1), ngroups), np.int64)  # row counts, as integers
-    alldom = in_domain is None  # every row in a domain: no row-sized array to read
-    dom = np.ones(1, np.bool_) if alldom else np.asarray(in_domain, np.bool_)
-    nthreads = max(1, min(threads or os.cpu_count() or 1, 8))
-    bounds = np.linspace(0, ngroups, nthreads + 1).astype(np.int64)
-
-    def run(t):
-        lo, hi = int(bounds[t]), int(bounds[t + 1])
-        mod.kernel(gid, alldom, dom, w, lo, hi, yr, out, cnt, *cols, *masks, *tables)
-
-    if nthreads == 1:
-        run(0)
-    else:
-        with ThreadPoolExecutor(max_workers=nthreads) as pool:
-            list(pool.map(run, range(nthreads)))
-    return {name: (cnt if name.startswith("n:") else out)[j] for name, j in layout["where"].items()}
+    prepared = Prepared(data, framework, weighted=weights is not None, second=second, year_column=year_column)
+    return prepared.run(gid=gid, in_domain=in_domain, weights=weights, ngroups=ngroups, threads=threads)

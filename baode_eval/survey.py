@@ -220,7 +220,7 @@ def _codes(values, jit: bool = False) -> tuple[np.ndarray | _Key, pd.Index]:
     return (_Key.of_codes(codes, len(uniques)) if jit else codes), pd.Index(uniques)
 
 
-def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool = False
+def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool = False, on_count=None
                ) -> tuple[np.ndarray, np.ndarray]:
     """Dense group ids for combinations of codes (-1 allowed) and the decoded codes per group.
 
@@ -229,9 +229,12 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool 
     one with most values down; a key that the keys combined so far already determine (a site
     given its PSU, a stratum given its PSU) is only looked up per group, not combined, and
     combinations are numbered with lookup tables rather than hashing where they fit. ``jit``:
-    each step as a Numba loop (same result).
+    each step as a Numba loop (same result). ``on_count(groups)`` is called as soon as the number
+    of groups is known, before they are put in order.
     """
     if not code_list:
+        if on_count is not None:
+            on_count(1)
         return np.zeros(n, np.int64), np.zeros((1, 0), np.int64)
     ops = _jit_ops() if jit else _numpy_ops()
     k = len(code_list)
@@ -258,6 +261,8 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool 
             gid, used = gid.astype(np.int64, copy=False), np.asarray(used, np.int64)
         parts = parts[used // radix[j]]
         parts[:, j] = used % radix[j]
+    if on_count is not None:
+        on_count(len(parts))
     if len(order) > 1:  # number the groups in lexicographic order of the codes
         perm = np.lexsort(parts.T[::-1])
         if not np.array_equal(perm, np.arange(len(perm))):
@@ -277,6 +282,26 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
     nrow = len(data)
     w = _weights(data, design)
     jit = hasattr(ratios, "cell_sums")  # the compiled kernel: number the groups with Numba too
+    rows_are_psus = design.psu is None
+    second = rows_are_psus and design.needs_variance
+    if jit and nrow >= PARALLEL_MIN:
+        # Numba's loops release the GIL: while this thread numbers the cells, a helper prepares the
+        # kernel (column checks, the compiled module) and then faults in its tables
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as helper:
+            prepared = helper.submit(ratios.prepare, data, weighted=w is not None, second=second)
+            tables = []
+            return _cell_sums_numbered(
+                data, ratios, design, by, chunk_rows, w, jit, second,
+                on_count=lambda n: tables.append(helper.submit(lambda: prepared.result().allocate(n, touch=True))),
+                run=lambda **kw: ratios.run(prepared.result(), tables=tables[0].result(), **kw))
+    return _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second)
+
+
+def _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on_count=None, run=None) -> dict:
+    nrow = len(data)
+    rows_are_psus = design.psu is None
     key_cols = [*by, *([design.strata] if design.strata else []), *([design.psu] if design.psu else [])]
     if jit and len(key_cols) > 1 and nrow >= PARALLEL_MIN:  # Numba's loops release the GIL: columns side by side
         from concurrent.futures import ThreadPoolExecutor
@@ -297,13 +322,12 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
         keys.append(strata_codes), cards.append(len(strata_uniques))
         if isinstance(strata_codes, _Key):  # row codes are only read with an fpc
             strata_codes = strata_codes.codes() if design.fpc else None
-    rows_are_psus = design.psu is None
     if not rows_are_psus:
         pc, psu_uniques = coded[design.psu]
         if _any_missing(pc):
             raise DataError("missing values in the psu column", column=design.psu)
         keys.append(pc), cards.append(len(psu_uniques))
-    gid, parts = _group_ids(keys, cards, nrow, jit)
+    gid, parts = _group_ids(keys, cards, nrow, jit, on_count)
     ngroups = len(parts)
     cells = {}
     for j, col in enumerate(by):
@@ -322,10 +346,9 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
         cells["_rows"] = count(gid, ngroups)
     else:
         cells["_rows"] = np.bincount(gid, minlength=ngroups).astype(np.int64)
-    second = rows_are_psus and design.needs_variance
     if jit:  # compiled kernel (baode_eval.kernel.Compiled): one pass
-        cells.update(ratios.cell_sums(data, gid=gid, in_domain=in_domain, weights=w, ngroups=ngroups,
-                                      second=second))
+        kw = dict(gid=gid, in_domain=in_domain, weights=w, ngroups=ngroups)
+        cells.update(run(**kw) if run is not None else ratios.cell_sums(data, second=second, **kw))
         return dict(cells=pd.DataFrame(cells, copy=False), uniques=uniques, strata_codes=strata_codes,
                     strata_uniques=strata_uniques, psu_uniques=psu_uniques, names=tuple(ratios.names),
                     rows_are_psus=rows_are_psus, gid=gid)
@@ -448,8 +471,8 @@ def partial_sums(data: pd.DataFrame, ratios, *, design: Design, by: Sequence[str
     out["_psu"] = (_decode_keys(cells["_psu"].to_numpy(), r["psu_uniques"]) if not r["rows_are_psus"]
                    else np.full(n, -1, np.int64))
     for c in cells.columns:
-        if c not in out and c not in by:
-            out[c] = cells[c].to_numpy()
+        if c not in out and c not in by:  # counts as int64, whatever the engine: blocks add up
+            out[c] = cells[c].to_numpy(np.int64) if c.startswith("n:") else cells[c].to_numpy()
     if design.fpc:
         fpc = pd.to_numeric(data[design.fpc], errors="coerce").to_numpy(np.float64, na_value=np.nan)
         agg = pd.Series(fpc).groupby(r["gid"]).agg(["min", "max"]).reindex(range(n))
@@ -646,8 +669,7 @@ def _strata_table(cells, data, design, strata_codes, rows_are_psus) -> pd.DataFr
     if rows_are_psus:
         n_psu = cells.groupby("_stratum", sort=True)["_rows"].sum()
     else:
-        pairs = cells[["_stratum", "_psu"]].drop_duplicates()
-        n_psu = pairs.groupby("_stratum", sort=True).size()
+        n_psu = _psus_per_stratum(cells["_stratum"].to_numpy(), cells["_psu"].to_numpy())
     out = pd.DataFrame({"_stratum": n_psu.index.to_numpy(np.int64), "n_psu": n_psu.to_numpy(np.int64)})
     out["f"] = 0.0
     if design.fpc:
@@ -659,6 +681,21 @@ def _strata_table(cells, data, design, strata_codes, rows_are_psus) -> pd.DataFr
         fpc_h = agg["max"].reindex(out["_stratum"]).to_numpy(np.float64)
         out["f"] = _sampling_fraction(out["n_psu"].to_numpy(np.float64), fpc_h, design.fpc)
     return out
+
+
+def _psus_per_stratum(h: np.ndarray, psu: np.ndarray) -> pd.Series:
+    """Distinct PSUs per stratum code (codes >= 0) of the cells. When every PSU code lies in one
+    stratum (PSUs nested in strata, the usual design) that is one lookup table, no hashing."""
+    if len(psu) and int(psu.min()) >= 0 and int(psu.max()) < max(4 * len(psu), 1 << 20):
+        stratum_of = np.full(int(psu.max()) + 1, -1, np.int64)
+        stratum_of[psu] = h
+        if np.array_equal(stratum_of[psu], h):
+            used = stratum_of[stratum_of >= 0]
+            counts = np.bincount(used)
+            present = np.flatnonzero(counts)
+            return pd.Series(counts[present], index=present)
+    pairs = pd.DataFrame({"_stratum": h, "_psu": psu}).drop_duplicates()
+    return pairs.groupby("_stratum", sort=True).size()
 
 
 def _sampling_fraction(n_h: np.ndarray, fpc_h: np.ndarray, column: str) -> np.ndarray:
@@ -968,7 +1005,7 @@ def finalise_into(summary: Summary, name: str, kind: str, dom: np.ndarray, out: 
     var = np.empty(D if keep else 0)
     z = np.empty(len(cells) if keep else 0)
     _jit.finalise(dstart, gfirst, gstart, cells[f"y:{name}"].to_numpy(np.float64),
-                  cells[f"x:{name}"].to_numpy(np.float64), cells[f"n:{name}"].to_numpy(np.int64), n_h, f_h,
+                  cells[f"x:{name}"].to_numpy(np.float64), cells[f"n:{name}"].to_numpy(), n_h, f_h,
                   kind == "total", lonely == "adjust", summary.n_psu_total, kind == "proportion", q, zq,
                   np.empty(0) if target is None else target, code, q1, zq1, out["estimate"], out["std_error"],
                   out["ci_low"], out["ci_high"], out["n"], out["verdict"], var, z)

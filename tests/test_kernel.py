@@ -274,9 +274,18 @@ def test_unwritable_cache_folder_is_named(bundled, tmp_path, monkeypatch):
     assert "not-a-folder" in str(e.value)
 
 
-def test_a_column_the_framework_needs_is_named(bundled):
+@pytest.mark.parametrize("helper", [False, True])
+def test_a_column_the_framework_needs_is_named(bundled, helper, monkeypatch):
+    """Also when the kernel is prepared in a helper thread while the cells are numbered (large
+    data; forced here), and when the numbering fails first."""
+    if helper:
+        monkeypatch.setattr(survey, "PARALLEL_MIN", 0)
     with pytest.raises(DataError, match="family_doctor_signed"):
         scorecard.build(bundled.drop(columns=["family_doctor_signed"]), engine="numba")
+    data = bundled.assign(weight=1.0, stratum="a", psu=bundled["site"])
+    data.loc[3, "psu"] = None
+    with pytest.raises(DataError, match="psu"):
+        scorecard.build(data.drop(columns=["family_doctor_signed"]), engine="numba", design="survey")
 
 
 @pytest.mark.parametrize("lonely", ["adjust", "certainty", "fail"])
@@ -292,6 +301,7 @@ def test_compiled_phase2_same_as_numpy(kind, lonely):
     design = survey.Design(weights="weight", strata="stratum", psu="psu", fpc="fpc", lonely_psu=lonely)
     summary = survey.sufficient_statistics(data, kernel.Compiled(fwk), design=design, by=("site", "year"))
     assert summary.extra["jit"]
+    assert all(summary.cells[c].dtype == np.int32 for c in summary.cells if c.startswith("n:"))  # half the memory
     if lonely == "fail":
         with pytest.raises(DataError, match="single PSU"):
             survey.finalise(summary, kind)

@@ -163,3 +163,17 @@ def test_coverage_stratified_cluster_design():
         r = survey.estimate(d, "y", weights="w", strata="h", psu="psu")
         covered += r.loc[0, "ci_low"] <= truth <= r.loc[0, "ci_high"]
     assert 0.93 <= covered / reps <= 0.97, covered / reps
+
+
+@pytest.mark.parametrize("nested", [True, False])
+def test_psus_per_stratum_lookup_same_as_distinct_pairs(nested):
+    """PSUs per stratum: the lookup-table path (PSU codes nested in strata) and the fallback
+    (PSU codes reused across strata, as NHANES's 1 and 2) against distinct pairs."""
+    rng = np.random.default_rng(4)
+    h = rng.integers(0, 30, 5000)
+    psu = h * 7 + rng.integers(0, 5, 5000) if nested else rng.integers(0, 3, 5000)
+    got = survey._psus_per_stratum(h, psu)
+    ref = pd.DataFrame({"h": h, "p": psu}).drop_duplicates().groupby("h").size()
+    np.testing.assert_array_equal(got.index.to_numpy(), ref.index.to_numpy())
+    np.testing.assert_array_equal(got.to_numpy(), ref.to_numpy())
+    assert got.sum() == (len(np.unique(psu)) if nested else len(ref.index) * 3)
