@@ -243,17 +243,31 @@ def finalise(dstart, gfirst, gstart, yc, xc, nc, n_h, f_h, total, adjust, n_psu_
         est[d] = e
         se[d] = sd
         n[d] = nd
-        lo[d], hi[d] = _bounds(e, sd, float(nd), q, zq, proportion)
+        a, b = _bounds(e, sd, float(nd), q, zq, proportion)
+        lo[d], hi[d] = a, b
         if keep_var:
             var[d] = vd
         code = -1
         if direction != 0 and e == e and target[d] == target[d]:
+            # the one-sided bounds (level 2*level-1) lie inside the two-sided interval: when the
+            # target is outside that, the verdict is known without computing them
             t = target[d]
-            l1, h1 = _bounds(e, sd, float(nd), q1, zq1, proportion)
             if direction == 1:
-                code = 0 if l1 >= t - tol else (1 if h1 < t - tol else 2)
+                if a >= t - tol:
+                    code = 0
+                elif b < t - tol:
+                    code = 1
+                else:
+                    l1, h1 = _bounds(e, sd, float(nd), q1, zq1, proportion)
+                    code = 0 if l1 >= t - tol else (1 if h1 < t - tol else 2)
             else:
-                code = 0 if h1 <= t + tol else (1 if l1 > t + tol else 2)
+                if b <= t + tol:
+                    code = 0
+                elif a > t + tol:
+                    code = 1
+                else:
+                    l1, h1 = _bounds(e, sd, float(nd), q1, zq1, proportion)
+                    code = 0 if h1 <= t + tol else (1 if l1 > t + tol else 2)
         verdict[d] = code
 
 

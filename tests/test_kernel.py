@@ -461,3 +461,38 @@ def test_phase2_switches_numpy_huge_page_advice_off_and_back(monkeypatch):
         assert _memory._SET(True) is True
     finally:
         _memory._SET(previous)
+
+
+@pytest.mark.parametrize("kind", ["proportion", "mean"])
+def test_compiled_verdicts_at_every_boundary_like_numpy(kind):
+    """The compiled pass decides a verdict from the two-sided interval when the target lies
+    outside it and computes the one-sided bounds only otherwise. Targets placed at, between and
+    just beside every bound of every domain give the same verdicts as the numpy rule."""
+    from baode_eval.simulate import simulate
+
+    data = simulate(seed=5, mode="survey").data
+    fwk = _framework([("c", "1")] if kind == "proportion" else [("b", "d")])
+    data = data.assign(b=np.arange(len(data)) % 5, c=np.arange(len(data)) % 3 == 0, d=1.0)
+    design = survey.Design(weights="weight", strata="stratum", psu="psu")
+    summary = survey.sufficient_statistics(data, kernel.Compiled(fwk), design=design, by=("site", "year"))
+    assert survey.fused(summary)
+    dom, domains = survey._domain_ids(summary)
+    name = fwk.indicators[0].id
+    arrays, _ = survey.finalise_one(summary, name, kind, dom, domains, level=0.95)
+    est, se, n = arrays["estimate"], arrays["std_error"], arrays["n"]
+    lo, hi = arrays["ci_low"], arrays["ci_high"]
+    l1, h1 = scorecard.one_sided_bounds(est, se, n, kind=kind, level=0.95, df=summary.df, census=False)
+    assert (l1 > lo).any() and (h1 < hi).any()
+    m = len(est)
+    checked = set()
+    for direction in (">=", "<="):
+        for where in (lo, (lo + l1) / 2, l1, est, h1, (h1 + hi) / 2, hi):
+            for shift in (-1e-9, -1e-13, 0.0, 1e-13, 1e-9):
+                target = where + shift
+                ref = scorecard.verdict_codes(est, l1, h1, target, direction)
+                out = {k: np.empty(m) for k in ("estimate", "std_error", "ci_low", "ci_high")}
+                out["n"], out["verdict"] = np.empty(m, np.int64), np.empty(m, np.int8)
+                survey.finalise_into(summary, name, kind, dom, out, level=0.95, target=target, direction=direction)
+                np.testing.assert_array_equal(out["verdict"], ref)
+                checked |= set(np.unique(ref).tolist())
+    assert checked == {0, 1, 2}
