@@ -280,7 +280,6 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
     """The one pass of phase 1: plain sums per (by..., stratum, PSU) cell, out-of-domain cells
     included (they count in the design), keys as integer codes into ``uniques``."""
     nrow = len(data)
-    w = _weights(data, design)
     jit = hasattr(ratios, "cell_sums")  # the compiled kernel: number the groups with Numba too
     rows_are_psus = design.psu is None
     second = rows_are_psus and design.needs_variance
@@ -290,16 +289,20 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=1) as helper:
-            prepared = helper.submit(ratios.prepare, data, weighted=w is not None, second=second)
+            prepared = helper.submit(ratios.prepare, data, weighted=design.weights is not None, second=second)
+            w = _weights(data, design)
             tables = []
             return _cell_sums_numbered(
                 data, ratios, design, by, chunk_rows, w, jit, second,
                 on_count=lambda n: tables.append(helper.submit(lambda: prepared.result().allocate(n, touch=True))),
                 run=lambda **kw: ratios.run(prepared.result(), tables=tables[0].result(), **kw))
-    return _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second)
+    return _cell_sums_numbered(data, ratios, design, by, chunk_rows, _weights(data, design), jit, second)
 
 
 def _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on_count=None, run=None) -> dict:
+    """:func:`_cell_sums` once the weights ``w`` are read: number the cells, then sum. ``on_count``
+    hears the number of cells as soon as it is known; ``run(**kw)`` replaces the compiled
+    kernel's ``cell_sums`` (the kernel prepared in a helper thread)."""
     nrow = len(data)
     rows_are_psus = design.psu is None
     key_cols = [*by, *([design.strata] if design.strata else []), *([design.psu] if design.psu else [])]
