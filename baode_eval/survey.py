@@ -1029,6 +1029,8 @@ def map_ratios(summary: Summary, fn, items: Sequence, dom: np.ndarray):
 
     if summary.design.needs_variance:
         _domain_strata(summary, dom)
+    if fused(summary):
+        _run_bounds(summary, dom)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         yield from pool.map(fn, items)
 
