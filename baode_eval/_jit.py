@@ -97,63 +97,6 @@ def relabel(gid, rank):
         gid[r] = rank[gid[r]]
 
 
-@njit(**_JIT)
-def linearise(dom, ds_id, d_of, n_dom, n_ds, yc, xc, nc, n_h, f_h, total, adjust, n_psu_total, keep_z):
-    """Phase 2 of one ratio (PSU cells, with variance): what ``survey._linearise`` does with
-    numpy, fused. Returns (estimate, variance, n) per domain and z per cell."""
-    n = np.zeros(n_dom)
-    y = np.zeros(n_dom)
-    x = np.zeros(n_dom)
-    for c in range(dom.shape[0]):
-        d = dom[c]
-        n[d] += nc[c]
-        y[d] += yc[c]
-        x[d] += xc[c]
-    est = np.empty(n_dom)
-    r = np.empty(n_dom)
-    scale = np.empty(n_dom)
-    big = np.finfo(np.float64).max
-    for d in range(n_dom):
-        if total:
-            est[d] = y[d]
-            r[d] = 0.0
-            scale[d] = 1.0
-        else:
-            est[d] = y[d] / x[d] if x[d] != 0 else np.nan
-            e = est[d]
-            r[d] = 0.0 if e != e else (big if e == np.inf else (-big if e == -np.inf else e))
-            scale[d] = x[d] if x[d] != 0 else 1.0
-    z = np.empty(dom.shape[0] if keep_z else 0)  # per-cell values only where changes need them
-    s1 = np.zeros(n_ds)
-    s2 = np.zeros(n_ds)
-    for c in range(dom.shape[0]):
-        d = dom[c]
-        v = (yc[c] - r[d] * xc[c]) / scale[d]
-        if keep_z:
-            z[c] = v
-        s1[ds_id[c]] += v
-        s2[ds_id[c]] += v * v
-    zbar = np.zeros(n_dom)
-    if adjust:
-        for g in range(n_ds):
-            zbar[d_of[g]] += s1[g]
-        for d in range(n_dom):
-            zbar[d] /= max(n_psu_total, 1)
-    var = np.zeros(n_dom)
-    for g in range(n_ds):
-        nh = n_h[g]
-        if nh <= 1:
-            if adjust:
-                zb = zbar[d_of[g]]
-                var[d_of[g]] += (1 - f_h[g]) * (s2[g] - 2 * s1[g] * zb + zb * zb)
-        else:
-            var[d_of[g]] += (1 - f_h[g]) * nh / (nh - 1) * (s2[g] - s1[g] * s1[g] / nh)
-    for d in range(n_dom):
-        if var[d] < 0:  # np.clip(.., 0, None) keeps NaN
-            var[d] = 0.0
-    return est, var, n, z
-
-
 @njit(inline="always", **_JIT)
 def _bounds(e, s, nn, q, zq, proportion):
     """Interval of one estimate (``survey.interval``): est -+ q*se; for a proportion the logit
@@ -192,14 +135,14 @@ def proportion_interval(est, se, n, q, zq):
 def finalise(dstart, gfirst, gstart, yc, xc, nc, n_h, f_h, total, adjust, n_psu_total, proportion, q, zq,
              target, direction, q1, zq1, est, se, lo, hi, n, verdict, var, z):
     """Phase 2 of one ratio on cells sorted by (domain, stratum, PSU), in one pass over them:
-    what ``linearise``, ``survey.interval`` and ``scorecard.verdict_codes`` do, written straight
-    into the output slices ``est, se, lo, hi, n, verdict`` (and ``var`` per domain and ``z`` per
-    cell when their length is not 0: the changes need them).
+    what ``survey._linearise``, ``survey.interval`` and ``scorecard.verdict_codes`` do with
+    numpy, written straight into the output slices ``est, se, lo, hi, n, verdict`` (and ``var``
+    per domain and ``z`` per cell when their length is not 0: the changes need them).
 
     Domain ``d`` is cells ``dstart[d]:dstart[d+1]`` and (domain, stratum) groups
     ``gfirst[d]:gfirst[d+1]``; group ``g`` is cells ``gstart[g]:gstart[g+1]``. Sums run in cell
-    order, as in ``linearise``. ``direction``: 0 no verdict (-1), 1 ``>=``, 2 ``<=`` against
-    ``target[d]`` with the one-sided bounds at quantiles ``q1``/``zq1``."""
+    order (numpy's may differ in the last bits). ``direction``: 0 no verdict (-1), 1 ``>=``,
+    2 ``<=`` against ``target[d]`` with the one-sided bounds at quantiles ``q1``/``zq1``."""
     big = np.finfo(np.float64).max
     keep_var = var.shape[0] > 0
     keep_z = z.shape[0] > 0

@@ -532,7 +532,7 @@ def summary_from_partial_sums(sums: pd.DataFrame, *, names: Sequence[str], desig
     if rows_are_psus:
         n_psu = cells.groupby("_stratum", sort=True)["_rows"].sum()
     else:
-        n_psu = cells[["_stratum", "_psu"]].drop_duplicates().groupby("_stratum", sort=True).size()
+        n_psu = _psus_per_stratum(cells["_stratum"].to_numpy(), cells["_psu"].to_numpy())
     strata = pd.DataFrame({"_stratum": n_psu.index.to_numpy(np.int64), "n_psu": n_psu.to_numpy(np.int64)})
     strata["f"] = 0.0
     if design.fpc:
@@ -550,7 +550,7 @@ def summary_from_partial_sums(sums: pd.DataFrame, *, names: Sequence[str], desig
     for col, u in zip(by, uniques):
         cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
     return Summary(by, tuple(names), cells, strata, design, rows_are_psus, int(strata["n_psu"].sum()), len(strata),
-                   extra={"dtypes": dict(dtypes or {})})
+                   extra={"dtypes": dict(dtypes or {}), "sorted": True})
 
 
 def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *, design: Design,
@@ -626,7 +626,7 @@ def sufficient_statistics_sql(data, ratios_sql: Mapping[str, tuple[str, str]], *
     if design.psu is None and design.needs_variance:
         n_psu = cells.groupby("_stratum", sort=True)["_rows"].sum()
     else:
-        n_psu = cells[["_stratum", "_psu"]].drop_duplicates().groupby("_stratum", sort=True).size()
+        n_psu = _psus_per_stratum(cells["_stratum"].to_numpy(), cells["_psu"].to_numpy())
     strata = pd.DataFrame({"_stratum": n_psu.index.to_numpy(np.int64), "n_psu": n_psu.to_numpy(np.int64), "f": 0.0})
     if design.fpc:
         fp = pd.DataFrame({"h": cells["_stratum"], "lo": res["_fpc_min"], "hi": res["_fpc_max"]}).groupby("h")
@@ -809,27 +809,15 @@ def _group_sum(summary: Summary, ids: np.ndarray, n: int) -> _GroupSum:
     return hit
 
 
-def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None, keep_z: bool = True) -> _Lin:
-    """Estimate, variance and n per domain of one ratio; ``z`` (linearised values per PSU cell,
-    for the covariance of changes) unless ``keep_z`` is false and the compiled engine runs."""
+def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -> _Lin:
+    """Estimate, variance and n per domain of one ratio, and ``z`` (linearised values per PSU
+    cell, for the covariance of changes), with numpy (the compiled engine: :func:`finalise_into`)."""
     cells = summary.cells
     if dom is None:
         dom, domains = _domain_ids(summary)
     D = len(domains)
     Yc = cells[f"y:{name}"].to_numpy(np.float64)
     Xc = cells[f"x:{name}"].to_numpy(np.float64)
-    if summary.extra.get("jit") and summary.design.needs_variance and not summary.rows_are_psus:
-        # the compiled engine: the same steps fused in one loop (baode_eval._jit.linearise)
-        from . import _jit
-
-        ds_id, d_of, n_h, f_h, G = _domain_strata(summary, dom)
-        lonely = summary.design.lonely_psu
-        if lonely == "fail" and (n_h <= 1).any():
-            _stratum_variance(np.zeros(G), np.zeros(G), n_h, f_h, d_of, D, summary, name)  # raises
-        est, var, n, z = _jit.linearise(dom, ds_id, d_of, D, G, Yc, Xc, cells[f"n:{name}"].to_numpy(),
-                                        n_h, f_h, kind == "total", lonely == "adjust", summary.n_psu_total,
-                                        keep_z)
-        return _Lin(domains, dom, est, var, n, z if keep_z else None)
     by_dom = _group_sum(summary, dom, D)
     n = by_dom(cells[f"n:{name}"].to_numpy(np.float64))
     Y = by_dom(Yc)
@@ -949,7 +937,14 @@ def finalise_one(summary: Summary, name: str, kind: str, dom: np.ndarray, domain
                  level: float, keep_z: bool = True) -> tuple[dict, _Lin]:
     """Estimate, SE, interval and n of one ratio per domain, as arrays, and its linearisation
     (``keep_z=False``: without per-cell values when no change is computed from it)."""
-    lin = _linearise(summary, name, kind, dom, domains, keep_z)
+    if fused(summary):
+        m = len(domains)
+        out = {k: np.empty(m) for k in ("estimate", "std_error", "ci_low", "ci_high")}
+        out["n"], out["verdict"] = np.empty(m, np.int64), np.empty(m, np.int8)
+        lin = finalise_into(summary, name, kind, dom, out, level=level, keep=True, keep_z=keep_z)
+        del out["verdict"]
+        return out, lin
+    lin = _linearise(summary, name, kind, dom, domains)
     se = np.sqrt(lin.var)
     lo, hi = interval(lin.est, se, lin.n, kind=kind, level=level, df=summary.df,
                       census=not summary.design.needs_variance, jit=bool(summary.extra.get("jit")))
@@ -988,11 +983,12 @@ def _quantiles(level: float, df: float) -> tuple[float, float]:
 
 def finalise_into(summary: Summary, name: str, kind: str, dom: np.ndarray, out: Mapping[str, np.ndarray], *,
                   level: float, target: np.ndarray | None = None, direction: str | None = None,
-                  keep: bool = False) -> _Lin | None:
+                  keep: bool = False, keep_z: bool = True) -> _Lin | None:
     """:func:`finalise_one` and the verdict against ``target`` (``">="``/``"<="``; none: -1) of
     one ratio, for :func:`fused` summaries, in one compiled pass written straight into ``out``'s
     arrays (``estimate, std_error, ci_low, ci_high, n, verdict``, one value per domain). Returns
-    the linearisation when ``keep`` (the changes need its variances and per-cell values)."""
+    the linearisation when ``keep`` (the changes need its variances and, unless ``keep_z`` is
+    false, its per-cell values)."""
     from . import _jit
 
     cells = summary.cells
@@ -1006,7 +1002,7 @@ def finalise_into(summary: Summary, name: str, kind: str, dom: np.ndarray, out: 
     q1, zq1 = _quantiles(2 * level - 1, summary.df)
     code = {None: 0, ">=": 1, "<=": 2}[direction]
     var = np.empty(D if keep else 0)
-    z = np.empty(len(cells) if keep else 0)
+    z = np.empty(len(cells) if keep and keep_z else 0)
     _jit.finalise(dstart, gfirst, gstart, cells[f"y:{name}"].to_numpy(np.float64),
                   cells[f"x:{name}"].to_numpy(np.float64), cells[f"n:{name}"].to_numpy(), n_h, f_h,
                   kind == "total", lonely == "adjust", summary.n_psu_total, kind == "proportion", q, zq,
@@ -1015,7 +1011,7 @@ def finalise_into(summary: Summary, name: str, kind: str, dom: np.ndarray, out: 
     if not keep:
         return None
     _, domains = _domain_ids(summary)
-    return _Lin(domains, dom, out["estimate"], var, out["n"].astype(np.float64), z)
+    return _Lin(domains, dom, out["estimate"], var, out["n"].astype(np.float64), z if keep_z else None)
 
 
 def map_ratios(summary: Summary, fn, items: Sequence, dom: np.ndarray):
