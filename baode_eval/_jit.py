@@ -92,6 +92,17 @@ def combine_key(gid, values, lo, lut, radix, span):
 
 
 @njit(**_JIT)
+def changes(values):
+    """How many rows hold another value than the row before (how often a key changes along
+    the rows: the cells are laid out so that the key that changes least varies slowest)."""
+    k = 0
+    for r in range(1, values.shape[0]):
+        if values[r] != values[r - 1]:
+            k += 1
+    return k
+
+
+@njit(**_JIT)
 def relabel(gid, rank):
     for r in range(gid.shape[0]):
         gid[r] = rank[gid[r]]
@@ -132,15 +143,17 @@ def proportion_interval(est, se, n, q, zq):
 
 
 @njit(**_JIT)
-def finalise(dstart, gfirst, gstart, yc, xc, nc, n_h, f_h, total, adjust, n_psu_total, proportion, q, zq,
-             target, direction, q1, zq1, est, se, lo, hi, n, verdict, var, z):
-    """Phase 2 of one ratio on cells sorted by (domain, stratum, PSU), in one pass over them:
+def finalise(order, dstart, dstop, gfirst, gstop, gstart, yc, xc, nc, n_h, f_h, total, adjust, n_psu_total, proportion,
+             q, zq, target, direction, q1, zq1, est, se, lo, hi, n, verdict, var, z):
+    """Phase 2 of one ratio on cells grouped by domain and sorted by (stratum, PSU) within it:
     what ``survey._linearise``, ``survey.interval`` and ``scorecard.verdict_codes`` do with
     numpy, written straight into the output slices ``est, se, lo, hi, n, verdict`` (and ``var``
     per domain and ``z`` per cell when their length is not 0: the changes need them).
 
-    Domain ``d`` is cells ``dstart[d]:dstart[d+1]`` and (domain, stratum) groups
-    ``gfirst[d]:gfirst[d+1]``; group ``g`` is cells ``gstart[g]:gstart[g+1]``. Sums run in cell
+    Domain ``d`` is cells ``dstart[d]:dstop[d]`` and (domain, stratum) groups
+    ``gfirst[d]:gstop[d]``; group ``g`` is cells ``gstart[g]:gstart[g+1]``; ``order`` lists the
+    domains in the order of their cells (read front to back; the outputs are written in domain
+    order, which may jump). Sums run in cell
     order (numpy's may differ in the last bits). ``direction``: 0 no verdict (-1), 1 ``>=``,
     2 ``<=`` against ``target[d]`` with the one-sided bounds at quantiles ``q1``/``zq1``."""
     big = np.finfo(np.float64).max
@@ -149,11 +162,12 @@ def finalise(dstart, gfirst, gstart, yc, xc, nc, n_h, f_h, total, adjust, n_psu_
     s1 = np.empty(gstart.shape[0])
     s2 = np.empty(gstart.shape[0])
     tol = 1e-12
-    for d in range(dstart.shape[0] - 1):
+    for i in range(order.shape[0]):
+        d = order[i]
         yd = 0.0
         xd = 0.0
         nd = 0
-        for c in range(dstart[d], dstart[d + 1]):
+        for c in range(dstart[d], dstop[d]):
             nd += nc[c]
             yd += yc[c]
             xd += xc[c]
@@ -164,7 +178,7 @@ def finalise(dstart, gfirst, gstart, yc, xc, nc, n_h, f_h, total, adjust, n_psu_
             r = 0.0 if e != e else (big if e == np.inf else (-big if e == -np.inf else e))
             scale = xd if xd != 0 else 1.0
         zbar = 0.0
-        for g in range(gfirst[d], gfirst[d + 1]):
+        for g in range(gfirst[d], gstop[d]):
             a1 = 0.0
             a2 = 0.0
             for c in range(gstart[g], gstart[g + 1]):
@@ -178,7 +192,7 @@ def finalise(dstart, gfirst, gstart, yc, xc, nc, n_h, f_h, total, adjust, n_psu_
             zbar += a1
         zbar /= max(n_psu_total, 1)
         vd = 0.0
-        for g in range(gfirst[d], gfirst[d + 1]):
+        for g in range(gfirst[d], gstop[d]):
             vd += _stratum_term(s1[g], s2[g], n_h[g], f_h[g], adjust, zbar)
         if vd < 0:  # np.clip(.., 0, None): NaN stays
             vd = 0.0
@@ -215,14 +229,16 @@ def finalise(dstart, gfirst, gstart, yc, xc, nc, n_h, f_h, total, adjust, n_psu_
 
 
 @njit(**_JIT)
-def contrast_variance(a, b, ca, cb, start, stop, h, psu, z, n_h, f_h, adjust, n_psu_total):
+def contrast_variance(order, a, b, ca, cb, start, stop, h, psu, z, n_h, f_h, adjust, n_psu_total):
     """Variance of ``ca*R_a - cb*R_b`` for every pair of domains ``(a[k], b[k])`` (what
     ``scorecard._Pairing.variance`` does with numpy): the cells of domain ``d`` are
     ``start[d]:stop[d]``, sorted by (stratum ``h``, ``psu``); the two domains' cells are merged
-    on (stratum, PSU), so a PSU in both adds ``ca*z_a - cb*z_b``. ``n_h``/``f_h`` by stratum code."""
+    on (stratum, PSU), so a PSU in both adds ``ca*z_a - cb*z_b``. ``n_h``/``f_h`` by stratum code;
+    ``order``: the pairs in the order of their first domain's cells (read front to back)."""
     m = a.shape[0]
     var = np.empty(m)
-    for k in range(m):
+    for kk in range(m):
+        k = order[kk]
         i, ea = start[a[k]], stop[a[k]]
         j, eb = start[b[k]], stop[b[k]]
         cak, cbk = ca[k], cb[k]

@@ -802,9 +802,9 @@ class _Pairing:
         psu = cells["_psu"].to_numpy(np.int64)
         strata = summary.strata
         if summary.extra.get("jit") and summary.extra.get("sorted"):
-            starts = survey._runs([dom], len(dom))
             self.merge = True
-            self.start, self.stop = starts, np.append(starts[1:], len(dom))
+            self.start, self.stop, _ = survey._bounds_of_runs(dom, int(dom.max()) + 1 if len(dom) else 0)
+            self.order = np.argsort(self.start[a], kind="stable")  # pairs in the order of their cells
             self.h, self.psu = h, psu
             codes = strata["_stratum"].to_numpy(np.int64)
             size = int(codes.max()) + 1 if len(codes) else 1
@@ -860,7 +860,7 @@ class _Pairing:
             def per_pair(c):
                 return np.ascontiguousarray(np.broadcast_to(np.asarray(c, np.float64), (len(a),)))
 
-            return _jit.contrast_variance(a, b, per_pair(ca), per_pair(cb), self.start, self.stop, self.h, self.psu,
+            return _jit.contrast_variance(self.order, a, b, per_pair(ca), per_pair(cb), self.start, self.stop, self.h, self.psu,
                                           lin.z, self.n_by_code, self.f_by_code,
                                           summary.design.lonely_psu == "adjust", summary.n_psu_total)
         d = np.concatenate([lin.z[self.ia] * np.asarray(ca)[self.ka], -lin.z[self.ib] * np.asarray(cb)[self.kb]])

@@ -409,16 +409,31 @@ def test_compiled_changes_merge_psus_like_numpy(lonely, fwk, monkeypatch):
     pd.testing.assert_frame_equal(ch_ref, ch, check_exact=False, rtol=1e-9, atol=1e-12)
 
 
+def _year_by_year(data: pd.DataFrame) -> pd.DataFrame:
+    """The same rows in the order of a file written year by year (every household of the first
+    year, then of the next ...); the simulator writes household by household."""
+    return data.sort_values("year", kind="stable").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("rows", ["households", "years"])
 @pytest.mark.parametrize("by", [("year",), ("site", "year")])
-def test_sorted_cells_read_as_runs_like_the_general_grouping(by):
-    """Phase 1 leaves cells sorted by (domain, stratum, PSU); domains and (domain, stratum)
-    groups are then read as runs. The same ids as the general (hashing) grouping."""
+def test_sorted_cells_read_as_runs_like_the_general_grouping(by, rows, monkeypatch):
+    """Phase 1 leaves every domain's cells together, sorted by (stratum, PSU) -- the domains in
+    (site, year) order, or tiled to follow rows that come year by year; domains and (domain,
+    stratum) groups are then read as runs. The same domains and groups as the general
+    (hashing) grouping, which numbers them in sorted order."""
     from baode_eval.simulate import simulate
 
+    monkeypatch.setattr(survey, "LAYOUT_TILE", 2)  # 4 sites: two tiles
     data = simulate(seed=2, mode="survey").data
+    if rows == "years":
+        data = _year_by_year(data)
     design = survey.Design(weights="weight", strata="stratum", psu="psu")
     s = survey.sufficient_statistics(data, kernel.Compiled(fw.load()), design=design, by=by)
     assert s.extra["sorted"]
+    keys = [s.cells[c].cat.codes.to_numpy() for c in by] + [s.cells[c].to_numpy() for c in ("_stratum", "_psu")]
+    lexicographic = bool((np.diff(np.lexsort(keys[::-1])) == 1).all())
+    assert lexicographic == (rows == "households" or by == ("year",))
     dom, domains = survey._domain_ids(s)
     runs = survey._domain_strata(s, dom)
     plain = survey.Summary(s.by, s.names, s.cells, s.strata, s.design, s.rows_are_psus, s.n_psu_total,
@@ -430,8 +445,67 @@ def test_sorted_cells_read_as_runs_like_the_general_grouping(by):
     assert runs[4] == hashed[4] >= len(domains)
     if by == ("year",):
         assert runs[4] > len(domains)  # several strata per domain
-    for a, b in zip(runs[:4], hashed[:4]):
-        np.testing.assert_array_equal(a, b)
+    # the same (domain, stratum) groups, numbered in cell order rather than sorted order
+    first = np.unique(runs[0], return_index=True)[1]
+    remap = np.empty(runs[4], np.int64)
+    remap[runs[0][first]] = hashed[0][first]
+    np.testing.assert_array_equal(remap[runs[0]], hashed[0])
+    for a, b in zip(runs[1:4], hashed[1:4]):
+        np.testing.assert_array_equal(b[remap], a)
+    np.testing.assert_array_equal(np.sort(remap), np.arange(runs[4]))
+
+
+@pytest.mark.parametrize("tile", [2, 64])
+def test_cells_laid_out_year_by_year_give_the_same_scorecard(tile, monkeypatch):
+    """Rows that come year by year are summed into cells laid out (site // tile, year, site,
+    stratum, PSU): the scorecard and its changes (PSUs merged across years) are the same as
+    from the rows household by household, with either engine, and the domains stay in (site,
+    year) order."""
+    from baode_eval.simulate import simulate
+
+    monkeypatch.setattr(survey, "LAYOUT_TILE", tile)
+    data = simulate(seed=5, mode="survey").data
+    lone = data["psu"] == data["psu"].iloc[0]
+    data.loc[lone, "stratum"] = "lone"  # a stratum with one PSU
+    ydata = _year_by_year(data)
+    codes = [survey._codes(ydata[c], True)[0] for c in ("site", "year")]
+    assert survey._layout(codes, True) is not None  # the tiled layout is the one tested
+    assert survey._layout([survey._codes(data[c], True)[0] for c in ("site", "year")], True) is None
+    ref = scorecard.build(data, lang="en")
+    ch_ref = ref.changes()
+    assert len(ch_ref) and (ch_ref["std_error"] > 0).any()
+    for engine, rows in [("numba", ydata), ("pandas", ydata), ("numba", data)]:
+        card = scorecard.build(rows, lang="en", engine=engine)
+        pd.testing.assert_frame_equal(ref.tidy(), card.tidy(), check_exact=False, rtol=1e-9)
+        pd.testing.assert_frame_equal(ch_ref, card.changes(), check_exact=False, rtol=1e-9, atol=1e-12)
+    tidy = ref.tidy()
+    assert tidy[["site", "year"]].drop_duplicates().apply(tuple, axis=1).is_monotonic_increasing
+
+
+def test_layout_puts_the_least_changing_key_second_in_tiles(monkeypatch):
+    """Three ``by`` keys with the slow one (year) in the middle, missing site values, rows year
+    by year: the cells are grouped by domain in the tiled order, and the numba engine's
+    estimates equal the numpy engine's on the same rows and on the rows in another order."""
+    monkeypatch.setattr(survey, "LAYOUT_TILE", 2)
+    data = _frame(3000, seed=4)
+    data["band"] = pd.Categorical(np.where(data["b"] > 1, "high", "low"))
+    data = data.sort_values("year", kind="stable").reset_index(drop=True)
+    fwk = _framework([("a", "1"), ("c", "1"), ("b", "a + 2")])
+    design = survey.Design(weights="weight", strata="stratum", psu="psu")
+    by = ("site", "year", "band")
+    s = survey.sufficient_statistics(data, kernel.Compiled(fwk), design=design, by=by)
+    site, year = s.cells["site"].cat.codes.to_numpy(), s.cells["year"].cat.codes.to_numpy()
+    tile = site // 2
+    assert (np.diff(tile) >= 0).all() and (np.diff(year) < 0).any()  # tiles first, then years
+    within = np.diff(tile) == 0
+    assert (np.diff(year)[within] >= 0).all()
+    shuffled = data.sample(frac=1, random_state=1).reset_index(drop=True)
+    kinds = {i.id: i.kind for i in fwk.indicators}
+    got = survey.finalise(s, kinds)
+    for rows, ratios in [(data, lambda b: fw.row_values(b, fwk)), (shuffled, lambda b: fw.row_values(b, fwk)),
+                         (shuffled, kernel.Compiled(fwk))]:
+        ref = survey.finalise(survey.sufficient_statistics(rows, ratios, design=design, by=by), kinds)
+        pd.testing.assert_frame_equal(ref, got, check_exact=False, rtol=1e-9)
 
 
 def test_phase2_switches_numpy_huge_page_advice_off_and_back(monkeypatch):
