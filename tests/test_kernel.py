@@ -205,6 +205,35 @@ def test_group_ids_fast_paths_match_the_definition(seed, monkeypatch):
     np.testing.assert_array_equal(np.asarray(keys[1][1])[parts[:, 2]], ref_parts[:, 2] * 3 + 1000)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_group_ids_in_the_layout_order(seed):
+    """The Numba grouping with a key looked up after a combination (a stratum given the PSU,
+    fewer values than the years), against the definition, in lexicographic and in a tiled
+    layout order (sort_columns, as survey._layout makes it)."""
+    rng = np.random.default_rng(100 + seed)
+    n = int(rng.integers(2, 3000))
+    psu = rng.integers(0, int(rng.integers(2, 400)), n)
+    site = psu // int(rng.integers(1, 5)) if seed % 2 else rng.integers(0, 30, n)
+    year = rng.integers(0, 8, n)
+    h = psu % 3  # determined by the PSU, after the years (3 values < 8)
+    codes = [np.asarray(pd.factorize(c, sort=True)[0], np.int64) for c in (site, year, h, psu)]
+    cards = [int(c.max()) + 1 for c in codes]
+    ref_gid, ref_parts = _reference_group_ids(codes, cards)
+    gid, parts = survey._group_ids([c.copy() for c in codes], cards, n, True)
+    np.testing.assert_array_equal(gid, ref_gid)
+    np.testing.assert_array_equal(parts, ref_parts)
+
+    def tiled(p):  # (site // 4, year, site, h, psu), as survey._layout makes it
+        return [(p[:, 0] - 1) // 4, p[:, 1], p[:, 0], p[:, 2], p[:, 3]]
+
+    gid, parts = survey._group_ids([c.copy() for c in codes], cards, n, True, sort_columns=tiled)
+    order = np.lexsort(tiled(ref_parts + 1)[::-1])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    np.testing.assert_array_equal(parts, ref_parts[order])
+    np.testing.assert_array_equal(gid, rank[ref_gid])
+
+
 def test_integer_codes_by_lookup_table_match_factorize():
     rng = np.random.default_rng(7)
     for values in (rng.integers(-50, 50, 1000).astype(np.int16), rng.integers(0, 10**12, 500),
