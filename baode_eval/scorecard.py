@@ -860,8 +860,8 @@ class _Pairing:
             def per_pair(c):
                 return np.ascontiguousarray(np.broadcast_to(np.asarray(c, np.float64), (len(a),)))
 
-            return _jit.contrast_variance(self.order, a, b, per_pair(ca), per_pair(cb), self.start, self.stop, self.h, self.psu,
-                                          lin.z, self.n_by_code, self.f_by_code,
+            return _jit.contrast_variance(self.order, a, b, per_pair(ca), per_pair(cb), self.start, self.stop, self.h,
+                                          self.psu, lin.z, self.n_by_code, self.f_by_code,
                                           summary.design.lonely_psu == "adjust", summary.n_psu_total)
         d = np.concatenate([lin.z[self.ia] * np.asarray(ca)[self.ka], -lin.z[self.ib] * np.asarray(cb)[self.kb]])
         dt = np.bincount(self.g, d, self.G)

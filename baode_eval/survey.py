@@ -299,7 +299,8 @@ def _layout(keys: list, jit: bool):
 
     When rows come year by year (every site of 2018, then of 2019, ...) and ``by`` is (site,
     year), cells sorted by (site, year) put a site's years side by side: every year's pass over
-    the rows brings every cache line of the 440 MB table in again, for a quarter of its bytes.
+    the rows brings every cache line of the table (365 MB at national size) in again, for a
+    quarter of its bytes.
     The key that changes least along the rows is then put second in a tiled order -- (site //
     64, year, site, ...) -- so the cells a stretch of rows adds into are neighbours in memory,
     and a domain's neighbours in (site, year) order are at most a tile (64 sites x the years)
