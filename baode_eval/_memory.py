@@ -12,7 +12,7 @@ So the arrays the scorecard keeps are made in small pages:
 * phase 2 (:func:`baode_eval.scorecard.from_summary`) writes the tidy table (at national size
   6.6 M rows, about 400 MB) once, front to back, where huge pages save nothing: phase 2 of the
   national benchmark took 0.52-0.64 s instead of 0.94-1.14 s, alternating in one process;
-* the compiled kernel's cell table (about 420 MB) is made in small pages and faulted in front
+* the compiled kernel's cell table (about 365 MB) is made in small pages and faulted in front
   to back by a helper thread while the cells are numbered (:class:`baode_eval.kernel.Prepared`):
   the national scorecard took 2.07-2.41 s against 2.15-3.56 s with huge pages, eight runs
   each, alternating. Faulted in by the kernel's own threads, in the order rows come, small

@@ -12,8 +12,9 @@ Threads split the *cells*, not the rows: each thread scans all rows and adds tho
 in its range, in row order. Every cell is therefore summed in exactly the order a single thread
 would use, so the result does not depend on the number of threads (or machines) and no thread
 needs its own copy of the cell table. The table is kept sum by sum (one contiguous row of cells
-per sum, as phase 2 reads it): rows of one household or site fall in neighbouring cells, so the
-few cache lines a row adds into stay hot, and no transposed copy of a 440 MB table is needed at
+per sum, as phase 2 reads it), laid out to follow the order of the rows (``survey._layout``):
+rows of one household or site, or of one year, fall in neighbouring cells, so the
+few cache lines a row adds into stay hot, and no transposed copy of a 365 MB table is needed at
 national size.
 
 Numba is optional (``pip install 'baode-eval[fast]'``); :func:`available` says whether it is

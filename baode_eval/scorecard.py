@@ -803,7 +803,7 @@ class _Pairing:
         strata = summary.strata
         if summary.extra.get("jit") and summary.extra.get("sorted"):
             self.merge = True
-            self.start, self.stop, _ = survey._bounds_of_runs(dom, int(dom.max()) + 1 if len(dom) else 0)
+            _, self.start, self.stop = survey._run_bounds(summary, dom)[:3]  # each domain's cells
             self.order = np.argsort(self.start[a], kind="stable")  # pairs in the order of their cells
             self.h, self.psu = h, psu
             codes = strata["_stratum"].to_numpy(np.int64)

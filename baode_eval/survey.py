@@ -300,11 +300,10 @@ def _layout(keys: list, jit: bool):
     When rows come year by year (every site of 2018, then of 2019, ...) and ``by`` is (site,
     year), cells sorted by (site, year) put a site's years side by side: every year's pass over
     the rows brings every cache line of the table (365 MB at national size) in again, for a
-    quarter of its bytes.
-    The key that changes least along the rows is then put second in a tiled order -- (site //
-    64, year, site, ...) -- so the cells a stretch of rows adds into are neighbours in memory,
-    and a domain's neighbours in (site, year) order are at most a tile (64 sites x the years)
-    away, which keeps phase 2's writes in cache. Every domain's cells stay together whatever
+    quarter of its bytes. The key that changes least along the rows is then put second in a
+    tiled order -- (site // 64, year, site, ...) -- so the cells a stretch of rows adds into are
+    neighbours in memory, and a domain's neighbours in (site, year) order are at most a tile (64
+    sites x the years) away, which keeps phase 2's writes in cache. Every domain's cells stay together whatever
     the layout; phase 2 reads domains in cell order and writes them in domain order."""
     if len(keys) < 2:
         return None
@@ -481,8 +480,8 @@ def sufficient_statistics(
     for col, u in zip(by, uniques):
         cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
     dtypes = {col: data[col].dtype for col in by}
-    # cells come sorted by (by... in layout order, stratum, PSU) codes (_group_ids numbers them
-    # so): "sorted" -- phase 2 reads domains and (domain, stratum) groups as runs
+    # "sorted": every domain's cells together, by (stratum, PSU), domains in the order _layout
+    # chose (_group_ids numbers them so) -- phase 2 reads domains and (domain, stratum) groups as runs
     return Summary(by, names, cells, strata, design, rows_are_psus, n_psu_total, len(strata),
                    extra={"dtypes": dtypes, "jit": hasattr(ratios, "cell_sums"), "sorted": True})
 

@@ -1,7 +1,7 @@
 """How much memory a process touches for the first time costs on this machine, side by side
 with memory it freed a moment before (not run in tests).
 
-    python bench/bench_fresh_memory.py            # 440 MB, the size of the national cell table
+    python bench/bench_fresh_memory.py            # 440 MB, about the size of the national cell table
     python bench/bench_fresh_memory.py --mb 100 --pause 5
 
 On virtual machines whose kernel reports freed pages back to the host (``dmesg``: "Free page
