@@ -9,13 +9,24 @@ missing side missing, division by zero missing) -- and every sum of every indica
 one pass over the rows, reading each column value once.
 
 Threads split the *cells*, not the rows: each thread scans all rows and adds those whose cell is
-in its range, in row order. Every cell is therefore summed in exactly the order a single thread
-would use, so the result does not depend on the number of threads (or machines) and no thread
-needs its own copy of the cell table. The table is kept sum by sum (one contiguous row of cells
-per sum, as phase 2 reads it), laid out to follow the order of the rows (``survey._layout``):
-rows of one household or site, or of one year, fall in neighbouring cells, so the
-few cache lines a row adds into stay hot, and no transposed copy of a 365 MB table is needed at
-national size.
+in its range, in row order, and no thread needs its own copy of the cell table. The table is
+kept sum by sum (one contiguous row of cells per sum, as phase 2 reads it), laid out to follow
+the order of the rows (``survey._layout``): rows of one household or site, or of one year, fall
+in neighbouring cells.
+
+A row does not add into that table directly (one page per sum, 54 at national size) but into
+its cell's slot in a small staging table per thread, where a cell's sums lie side by side:
+``STAGE_CELLS`` slots per chunk of cells, slot ``g % STAGE_CELLS`` of chunk ``g >> shift``. A
+cell leaves its slot when a row of another cell of the same slot comes (or at the end), and its
+sums are then added into the table, ``EVICT_CELLS`` cells at a time, sum by sum. At national
+size the loop took 0.80 s against 0.87 s adding into the table row by row (medians of 15 runs
+alternating in one process; the whole scorecard 1.98 s against 2.10 s). Chunks depend only on
+the number of cells and each thread owns whole chunks, so a cell leaves its slot at the same rows
+whatever the threads: the result does not depend on the number of threads (or machines). A cell
+whose rows all come while it holds its slot -- every cell when the rows of a site come together,
+household by household or year by year, as the simulator and the benchmark write them -- gets
+exactly the sum added row by row; otherwise it gets the sum of its stays in turn, which may
+differ in the last bits (the same every run).
 
 Numba is optional (``pip install 'baode-eval[fast]'``); :func:`available` says whether it is
 installed. The generated source is written to a cache folder (``$BAODE_EVAL_CACHE`` or
@@ -44,6 +55,10 @@ _MODULES: dict = {}
 
 _CMP = {ast.Lt: "lt", ast.LtE: "le", ast.Gt: "gt", ast.GtE: "ge", ast.Eq: "eq", ast.NotEq: "ne"}
 _BIN = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*"}
+
+STAGE_CELLS = 512  # staging slots per chunk of cells (a power of 2; see the module's docstring)
+EVICT_CELLS = 64  # cells leaving their slots that are added into the table together
+CHUNKS = 32  # about this many chunks of cells, whatever the threads (see _chunks)
 
 _HELPERS = '''
 import math
@@ -137,6 +152,36 @@ def k_param(table, offset, year):
     if i < 0 or i >= table.shape[0]:
         return NAN
     return table[i]
+
+
+@njit(inline="always", **_JIT)
+def _evict(buf, bcn, s, ev, evc, k):
+    # the sums staged in slot s copied to eviction row k
+    for j in range(buf.shape[1]):
+        ev[k, j] = buf[s, j]
+    for j in range(bcn.shape[1]):
+        evc[k, j] = bcn[s, j]
+
+
+@njit(inline="always", **_JIT)
+def _clear(buf, bcn, s):
+    for j in range(buf.shape[1]):
+        buf[s, j] = 0.0
+    for j in range(bcn.shape[1]):
+        bcn[s, j] = 0
+
+
+@njit(**_JIT)
+def _drain(out, cnt, ev, evc, evg, k):
+    # eviction rows 0..k-1 added into their cells (evg), sum by sum: a few pages at a time, not
+    # one page per sum per cell. A cell staged once gets 0.0 + its sum: exactly the sum added
+    # row by row into the table.
+    for j in range(ev.shape[1]):
+        for i in range(k):
+            out[j, evg[i]] += ev[i, j]
+    for j in range(evc.shape[1]):
+        for i in range(k):
+            cnt[j, evg[i]] += evc[i, j]
 '''
 
 
@@ -252,15 +297,15 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
         guard = tuple(sorted({v for v, m in ((yv, ym), (xv, xm)) if m}))
         cond = " and ".join(f"{v} == {v}" for v in guard) or "True"
         wy, wx = (f"({yv} * wr)", f"({xv} * wr)") if weighted else (yv, xv)
-        where[f"y:{ind.id}"] = acc(("sum", yv, guard), cond, f"out[{{col}}, g] += {wy}")
-        where[f"x:{ind.id}"] = acc(("sum", xv, guard), cond, f"out[{{col}}, g] += {wx}")
-        where[f"n:{ind.id}"] = acc(("nonzero", xv, guard), cond, f"if {xv} != 0.0: cnt[{{col}}, g] += 1",
+        where[f"y:{ind.id}"] = acc(("sum", yv, guard), cond, f"buf[s, {{col}}] += {wy}")
+        where[f"x:{ind.id}"] = acc(("sum", xv, guard), cond, f"buf[s, {{col}}] += {wx}")
+        where[f"n:{ind.id}"] = acc(("nonzero", xv, guard), cond, f"if {xv} != 0.0: bcn[s, {{col}}] += 1",
                                    counts)
         if second:
-            where[f"yy:{ind.id}"] = acc(("product", yv, yv, guard), cond, f"out[{{col}}, g] += {wy} * {wy}")
+            where[f"yy:{ind.id}"] = acc(("product", yv, yv, guard), cond, f"buf[s, {{col}}] += {wy} * {wy}")
             where[f"xy:{ind.id}"] = acc(("product", *sorted((yv, xv)), guard), cond,
-                                        f"out[{{col}}, g] += {wy} * {wx}")
-            where[f"xx:{ind.id}"] = acc(("product", xv, xv, guard), cond, f"out[{{col}}, g] += {wx} * {wx}")
+                                        f"buf[s, {{col}}] += {wy} * {wx}")
+            where[f"xx:{ind.id}"] = acc(("product", xv, xv, guard), cond, f"buf[s, {{col}}] += {wx} * {wx}")
     body = list(gen.lines)
     for cond, lines in adds.items():
         if cond == "True":
@@ -272,20 +317,54 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
             + [a for j in range(len(gen.tables)) for a in (f"p{j}", f"o{j}")])
     loads = [f"            v{i} = np.float64(c{i}[r])" for i in range(len(gen.columns))]
     year = ["            year = np.float64(yr[r])"] if gen.tables else []
-    sig = ", ".join(["gid", "alldom", "dom", "w", "lo", "hi", "yr", "out", "cnt"] + args)
+    sig = ", ".join(["gid", "alldom", "dom", "w", "lo", "hi", "shift", "yr", "out", "cnt"] + args)
     src = "\n".join([
         _HELPERS,
         "",
         "@njit(**_JIT)",
         f"def kernel({sig}):",
         f"    # {len(framework.indicators)} indicators, {len(sums)} distinct sums, {len(counts)} distinct counts",
+        # a row adds into its cell's slot in a small staging table (a cell's sums side by side);
+        # a cell leaves its slot when another cell of the same slot comes, and at the end, and is
+        # then added into the table (kept sum by sum, as phase 2 reads it) with others. Slots:
+        # STAGE_CELLS per chunk of cells (g >> shift); a thread's cells lo:hi are whole chunks
+        "    ch0 = lo >> shift",
+        "    nch = (((hi - 1) >> shift) - ch0 + 1) if hi > lo else 0",
+        f"    tag = np.full(nch * {STAGE_CELLS}, -1, np.int64)  # the cell staged in each slot (-1: none)",
+        f"    buf = np.empty((nch * {STAGE_CELLS}, {max(len(sums), 1)}))  # cleared when a cell takes a slot",
+        f"    bcn = np.empty((nch * {STAGE_CELLS}, {max(len(counts), 1)}), np.int64)",
+        f"    ev = np.empty(({EVICT_CELLS}, {max(len(sums), 1)}))",
+        f"    evc = np.empty(({EVICT_CELLS}, {max(len(counts), 1)}), np.int64)",
+        f"    evg = np.empty({EVICT_CELLS}, np.int64)",
+        "    nev = 0",
         "    for r in range(gid.shape[0]):",
         "        g = gid[r]",
         "        if g >= lo and g < hi and (alldom or dom[r]):",
+        f"            s = (((g >> shift) - ch0) << {STAGE_CELLS.bit_length() - 1}) | (g & {STAGE_CELLS - 1})",
+        "            t = tag[s]",
+        "            if t != g:",
+        "                if t >= 0:",
+        "                    _evict(buf, bcn, s, ev, evc, nev)",
+        "                    evg[nev] = t",
+        "                    nev += 1",
+        f"                    if nev == {EVICT_CELLS}:",
+        "                        _drain(out, cnt, ev, evc, evg, nev)",
+        "                        nev = 0",
+        "                _clear(buf, bcn, s)",
+        "                tag[s] = g",
         *(["            wr = np.float64(w[r])"] if weighted else []),
         *year,
         *loads,
         *body,
+        "    for s in range(tag.shape[0]):",
+        "        if tag[s] >= 0:",
+        "            _evict(buf, bcn, s, ev, evc, nev)",
+        "            evg[nev] = tag[s]",
+        "            nev += 1",
+        f"            if nev == {EVICT_CELLS}:",
+        "                _drain(out, cnt, ev, evc, evg, nev)",
+        "                nev = 0",
+        "    _drain(out, cnt, ev, evc, evg, nev)",
         "",
     ])
     return src, gen, dict(where=where, width=len(sums), count_width=len(counts))
@@ -387,6 +466,17 @@ def _names(framework) -> tuple[list[str], list[tuple[str, str]]]:
     return gen.columns, gen.masks
 
 
+def _chunks(ngroups: int, nthreads: int) -> tuple[int, np.ndarray]:
+    """Chunks of cells (``1 << shift`` each, at least ``STAGE_CELLS``; about ``CHUNKS`` in all,
+    whatever the threads) and each thread's cells ``bounds[t]:bounds[t+1]``, whole chunks."""
+    size = max(STAGE_CELLS, -(-ngroups // CHUNKS))
+    shift = (size - 1).bit_length()
+    edges = np.linspace(0, ngroups, nthreads + 1) / (1 << shift)
+    bounds = np.minimum(np.round(edges).astype(np.int64) << shift, ngroups)
+    bounds[-1] = ngroups
+    return shift, bounds
+
+
 def _touch(a: np.ndarray) -> None:
     """Fault in every page of a fresh (zeroed) array now, by writing one zero per 4 KB."""
     flat = a.reshape(-1)
@@ -454,12 +544,12 @@ class Prepared:
         alldom = in_domain is None  # every row in a domain: no row-sized array to read
         dom = np.ones(1, np.bool_) if alldom else np.asarray(in_domain, np.bool_)
         nthreads = max(1, min(threads or os.cpu_count() or 1, 8))
-        bounds = np.linspace(0, ngroups, nthreads + 1).astype(np.int64)
+        shift, bounds = _chunks(ngroups, nthreads)
         mod, yr, cols, masks, tabs = self.mod, self.yr, self.cols, self.masks, self.tables
 
         def run(t):
             lo, hi = int(bounds[t]), int(bounds[t + 1])
-            mod.kernel(gid, alldom, dom, w, lo, hi, yr, out, cnt, *cols, *masks, *tabs)
+            mod.kernel(gid, alldom, dom, w, lo, hi, shift, yr, out, cnt, *cols, *masks, *tabs)
 
         if nthreads == 1:
             run(0)
