@@ -154,6 +154,23 @@ def test_threads_split_cells_so_sums_are_bitwise_the_same():
             assert one[col].equals(other[col]), (threads, col)
 
 
+@pytest.mark.parametrize("ngroups", [0, 1, 511, 512, 513, 980_000, 10_000_001])
+def test_threads_own_whole_chunks_of_cells(ngroups):
+    """Chunk size depends on the cells only; every thread's cells are whole chunks (or the
+    tail), together every cell once, the larger share at most a chunk above an even split."""
+    shifts = set()
+    for threads in (1, 2, 3, 8):
+        shift, bounds = kernel._chunks(ngroups, threads)
+        shifts.add(shift)
+        size = 1 << shift
+        assert size >= kernel.STAGE_CELLS and -(-ngroups // size) <= kernel.CHUNKS
+        assert bounds[0] == 0 and bounds[-1] == ngroups and len(bounds) == threads + 1
+        assert (np.diff(bounds) >= 0).all()
+        assert all(b % size == 0 or b == ngroups for b in bounds)
+        assert np.diff(bounds).max() <= -(-ngroups // threads) + size
+    assert len(shifts) == 1
+
+
 def test_staged_sums_do_not_depend_on_threads_whatever_the_row_order(monkeypatch):
     """Rows add into staging slots, and a cell leaves its slot when another cell of the same slot
     comes. With two slots per chunk and rows in random order cells come and go many times:
