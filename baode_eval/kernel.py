@@ -23,10 +23,11 @@ size the loop took 0.80 s against 0.87 s adding into the table row by row (media
 alternating in one process; the whole scorecard 1.98 s against 2.10 s). Chunks depend only on
 the number of cells and each thread owns whole chunks, so a cell leaves its slot at the same rows
 whatever the threads: the result does not depend on the number of threads (or machines). A cell
-whose rows all come while it holds its slot -- every cell when the rows of a site come together,
-household by household or year by year, as the simulator and the benchmark write them -- gets
-exactly the sum added row by row; otherwise it gets the sum of its stays in turn, which may
-differ in the last bits (the same every run).
+whose rows all come while it holds its slot -- every cell when the rows of a site come together
+(within each year, if rows come year by year), as the simulator and the benchmark write them;
+checked on the bundled panel and a simulated survey -- gets exactly the sum added row by row;
+otherwise it gets the sum of its stays in turn, which may differ in the last bits (the same
+every run).
 
 Numba is optional (``pip install 'baode-eval[fast]'``); :func:`available` says whether it is
 installed. The generated source is written to a cache folder (``$BAODE_EVAL_CACHE`` or
