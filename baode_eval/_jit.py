@@ -91,6 +91,54 @@ def combine_key(gid, values, lo, lut, radix, span):
     return used
 
 
+def scan_source(m: int) -> str:
+    """Source of ``scan(v0, lo0, pres0, a, b, v1, lo1, first1, conflict1, pres1, span1, ...)``
+    for ``m`` other keys: one pass over rows ``a:b`` for the fused numbering
+    (``survey._fused_group_ids``), on raw offsets ``value - lo`` (no lookup table is read per
+    row). It notes which offsets of the first key occur (``pres0[o0]``) and, for every other key
+    ``j``, its offset first seen with each ``o0`` (``first_j[o0]``, -1 = none), whether another
+    one came later (``conflict_j[0]``: not determined by the first key) and, when ``span_j > 0``,
+    which combinations occur (``pres_j[o0 * span_j + oj]``). Written out per key (generated
+    code, loaded by ``kernel._load``): a tuple of arrays unrolled in the loop costs a reference
+    count per row and key, ten times the work."""
+    args = "".join(f", v{j}, lo{j}, first{j}, conflict{j}, pres{j}, span{j}" for j in range(1, m + 1))
+    lines = ["import numpy as np", "from numba import njit", "", "",
+             "@njit(cache=True, nogil=True)",
+             f"def scan(v0, lo0, pres0, a, b{args}):",
+             "    for r in range(a, b):",
+             "        o0 = np.uint64(v0[r] - lo0)  # unsigned: no test for negative indices",
+             "        pres0[o0] = True"]
+    for j in range(1, m + 1):
+        lines += [f"        o = v{j}[r] - lo{j}",
+                  f"        f = first{j}[o0]",
+                  "        if f < 0:",
+                  f"            first{j}[o0] = o",
+                  "        elif f != o:",
+                  f"            conflict{j}[0] = True",
+                  f"        if span{j} > 0:",
+                  f"            pres{j}[np.uint64(o0 * span{j} + o)] = True"]
+    return "\n".join(lines) + "\n"
+
+
+@njit(**_JIT)
+def assign_one(v0, lo0, final, a, b, gid, cnt):
+    """``gid[r] = final[v0[r] - lo0]`` for rows ``a:b``, and rows per group into ``cnt``."""
+    for r in range(a, b):
+        g = final[np.uint64(v0[r] - lo0)]
+        gid[r] = g
+        cnt[g] += 1
+
+
+@njit(**_JIT)
+def assign_two(v0, lo0, v1, lo1, span1, final, a, b, gid, cnt):
+    """``gid[r] = final[(v0[r] - lo0) * span1 + v1[r] - lo1]`` for rows ``a:b``, and rows per
+    group into ``cnt``."""
+    for r in range(a, b):
+        g = final[np.uint64((v0[r] - lo0) * span1 + (v1[r] - lo1))]
+        gid[r] = g
+        cnt[g] += 1
+
+
 @njit(**_JIT)
 def changes(values):
     """How many rows hold another value than the row before (how often a key changes along

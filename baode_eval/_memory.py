@@ -30,7 +30,10 @@ from __future__ import annotations
 import contextlib
 import functools
 import importlib
+import itertools
 import threading
+
+import numpy as np
 
 _LOCK = threading.RLock()
 
@@ -73,3 +76,32 @@ def small_pages(fn):
             return fn(*args, **kwargs)
 
     return wrapper
+
+
+class Faults:
+    """The pages of fresh arrays, to be faulted in piece by piece (``piece`` bytes, front to
+    back) by every thread that calls :meth:`work`, until none is left.
+
+    Faulting in is the kernel's work (zeroing a page and mapping it), and two threads do it
+    nearly twice as fast as one on the 2-vCPU machines of the benchmark (365 MB: 0.10-0.11 s
+    against 0.17-0.21 s, ``flat[::512] = 0``, which releases the GIL). A helper starts as soon
+    as the arrays are made; the thread that needs them joins when it has nothing else to do, then
+    waits for the helper's last piece. Only pages are touched, never a value: the arrays stay
+    zero."""
+
+    def __init__(self, arrays, piece: int = 4 << 20):
+        self._pieces = []
+        for a in arrays:
+            flat = a.reshape(-1)  # the arrays are contiguous: a view
+            step = max(4096 // a.itemsize, 1)
+            per = max(piece // a.itemsize // step * step, step)
+            self._pieces += [(flat, lo, min(lo + per, len(flat)), step) for lo in range(0, len(flat), per)]
+        self._next = itertools.count()  # next() of a count is atomic under the GIL
+
+    def work(self) -> None:
+        """Fault in pieces until none is left (another thread may still be on its last one)."""
+        for i in self._next:
+            if i >= len(self._pieces):
+                return
+            flat, lo, hi, step = self._pieces[i]
+            flat[lo:hi:step] = 0

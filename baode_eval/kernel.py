@@ -480,12 +480,6 @@ def _chunks(ngroups: int, nthreads: int) -> tuple[int, np.ndarray]:
     return shift, bounds
 
 
-def _touch(a: np.ndarray) -> None:
-    """Fault in every page of a fresh (zeroed) array now, by writing one zero per 4 KB."""
-    flat = a.reshape(-1)
-    flat[::max(4096 // a.itemsize, 1)] = 0
-
-
 class Prepared:
     """The compiled kernel for a frame's columns, and the arrays it reads: everything the sums
     need but the cell ids, so it can be made while the cells are numbered (in another thread).
@@ -522,17 +516,16 @@ class Prepared:
         else:
             self.yr = np.zeros(1)
 
-    def allocate(self, ngroups: int, touch: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    def allocate(self, ngroups: int) -> tuple[np.ndarray, np.ndarray]:
         """The zeroed sum and count tables for ``ngroups`` cells, in small pages (see
-        :mod:`baode_eval._memory`); ``touch``: their pages faulted in now, front to back (in a
-        thread that would otherwise wait), not in the kernel's threads in the order rows come."""
+        :mod:`baode_eval._memory`); to fault their pages in before the kernel runs, in threads
+        that would otherwise wait (not in the kernel's threads in the order rows come), hand
+        them to :class:`baode_eval._memory.Faults`."""
         with huge_pages(False):
             out = np.zeros((max(self.layout["width"], 1), ngroups))  # every sum a contiguous row
             # row counts, as integers; int32 (a count never exceeds the rows): half the table to touch
             cnt = np.zeros((max(self.layout["count_width"], 1), ngroups),
                            np.int32 if self.rows < 2**31 else np.int64)
-        if touch:
-            _touch(out), _touch(cnt)
         return out, cnt
 
     def run(self, *, gid: np.ndarray, in_domain: np.ndarray | None, weights, ngroups: int,

@@ -196,7 +196,7 @@ def _jit_ops():
         _jit.relabel(gid, rank)
         return gid
 
-    return SimpleNamespace(dense=dense, determined=determined, combine=combine, relabel=relabel)
+    return SimpleNamespace(key=key, dense=dense, determined=determined, combine=combine, relabel=relabel)
 
 
 def _codes(values, jit: bool = False) -> tuple[np.ndarray | _Key, pd.Index]:
@@ -224,7 +224,8 @@ def _codes(values, jit: bool = False) -> tuple[np.ndarray | _Key, pd.Index]:
 
 
 def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool = False, on_count=None,
-               sort_columns=None) -> tuple[np.ndarray, np.ndarray]:
+               sort_columns=None, counts: list | None = None, threads: int | None = None
+               ) -> tuple[np.ndarray, np.ndarray]:
     """Dense group ids for combinations of codes (-1 allowed) and the decoded codes per group.
 
     Returns ``(gid, parts)`` with ``parts`` of shape (groups, keys) holding each key's code;
@@ -235,6 +236,11 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool 
     each step as a Numba loop (same result). ``on_count(groups)`` is called as soon as the number
     of groups is known, before they are put in order. ``sort_columns(parts)``: the columns to
     number the groups by instead (most significant first; ``parts`` hold codes + 1).
+
+    With ``jit`` and two keys or more, the common case -- every key but at most one determined
+    by the key with most values, as a site and a stratum by the PSU, the year not -- is numbered
+    in two passes over the rows, split between ``threads`` (:func:`_fused_group_ids`); the rows
+    per group then come along, appended to ``counts`` if it is a list. Same result.
     """
     if not code_list:
         if on_count is not None:
@@ -244,6 +250,12 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool 
     k = len(code_list)
     radix = [int(c) + 1 for c in cards]
     order = sorted(range(k), key=lambda j: -radix[j])
+    if jit and k > 1:
+        fused = _fused_group_ids([ops.key(c) for c in code_list], radix, order, n, on_count, sort_columns, threads)
+        if fused is not None:
+            if counts is not None:
+                counts.append(fused[2])
+            return fused[0], fused[1]
     first = order[0]
     gid, used = ops.dense(code_list[first], -1, radix[first])
     parts = np.full((len(used), k), -1, np.int64)
@@ -274,6 +286,111 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool 
             rank[perm] = np.arange(len(perm))
             gid, parts = ops.relabel(gid, rank), parts[perm]
     return gid, parts - 1
+
+
+def _row_threads(n: int, threads: int | None = None) -> int:
+    """Threads for a Numba pass over ``n`` rows (one below ``PARALLEL_MIN`` rows unless given)."""
+    if threads is None:
+        threads = (os.cpu_count() or 1) if n >= PARALLEL_MIN else 1
+    return max(1, min(int(threads), 8, max(n, 1)))
+
+
+def _in_threads(fn, nthreads: int) -> list:
+    """``[fn(0), ..., fn(nthreads - 1)]``, side by side (Numba's loops release the GIL)."""
+    if nthreads == 1:
+        return [fn(0)]
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=nthreads) as pool:
+        return list(pool.map(fn, range(nthreads)))
+
+
+def _fused_group_ids(keys: list, radix: list[int], order: list[int], n: int, on_count, sort_columns,
+                     threads: int | None):
+    """:func:`_group_ids` in two passes over the rows when every key but at most one is
+    determined by the first (the one with most values), else None (nothing is changed).
+
+    Pass 1 (:func:`baode_eval._jit.scan_keys`) notes, for each value of the first key, the value
+    of every other key first seen with it and whether another came later, and which (first key,
+    other key) combinations occur where their table fits; pass 2 writes the group ids, in the
+    final order, and counts the rows. Both work on offsets ``value - lo`` and read no lookup
+    table per row: the tables map offsets to codes in the same order, so groups sorted by
+    offsets are sorted by codes. Each thread takes a block of rows; their notes are merged (a
+    key two threads saw with different values is not determined), so the result does not
+    depend on the threads. Returns ``(gid, parts, rows per group)`` as :func:`_group_ids`."""
+    from . import _jit
+
+    first, rest = order[0], order[1:]
+    k0 = keys[first]
+    r0 = len(k0.lut)  # offsets 0 .. r0 - 1
+    limit = max(2 * n, _DENSE_LIMIT)
+    if r0 * len(rest) > limit:  # the notes per value of the first key would outgrow the rows
+        return None
+    spans = [len(keys[j].lut) for j in rest]
+    recorded, size = [], 0  # combination tables that fit, in the order of the keys
+    for span in spans:
+        recorded.append(size + r0 * span <= limit)
+        size += r0 * span if recorded[-1] else 0
+    nthreads = _row_threads(n, threads)
+    bounds = np.linspace(0, n, nthreads + 1).astype(np.int64)
+
+    from .kernel import _load
+
+    scan_keys = _load(_jit.scan_source(len(rest))).scan
+
+    def scan(t):
+        others = [(keys[j].values, keys[j].lo, np.full(r0, -1, np.int32), np.zeros(1, np.bool_),
+                   np.zeros(r0 * span if rec else 0, np.bool_), span if rec else 0)
+                  for j, span, rec in zip(rest, spans, recorded)]
+        pres0 = np.zeros(r0, np.bool_)
+        scan_keys(k0.values, k0.lo, pres0, int(bounds[t]), int(bounds[t + 1]), *(a for o in others for a in o))
+        return (np.stack([o[2] for o in others]), np.array([o[3][0] for o in others]), pres0,
+                [o[4] for o in others])
+
+    notes = _in_threads(scan, nthreads)
+    seen, conflict, pres0, pres = notes[0]
+    for other_seen, other_conflict, other_pres0, other_pres in notes[1:]:
+        conflict |= other_conflict | ((seen >= 0) & (other_seen >= 0) & (seen != other_seen)).any(axis=1)
+        seen = np.where(seen >= 0, seen, other_seen)
+        pres0 |= other_pres0
+        for p, q in zip(pres, other_pres):
+            p |= q
+    free = [int(i) for i in np.flatnonzero(conflict)]
+    if len(free) > 1 or (free and not recorded[free[0]]):
+        return None
+    span1 = spans[free[0]] if free else 1
+    used = np.flatnonzero(pres[free[0]] if free else pres0)
+    o0 = used // span1
+    parts = np.empty((len(used), len(keys)), np.int64)  # codes + 1, as in _group_ids
+    parts[:, first] = k0.lut[o0] + 1
+    for i, j in enumerate(rest):
+        parts[:, j] = keys[j].lut[used % span1 if free and i == free[0] else seen[i, o0]] + 1
+    if on_count is not None:
+        on_count(len(parts))
+    idx = _index_dtype(n)
+    rank = np.arange(len(used), dtype=idx)
+    perm = np.lexsort((sort_columns(parts) if sort_columns else list(parts.T))[::-1])
+    if not np.array_equal(perm, rank):
+        rank[perm] = np.arange(len(perm), dtype=idx)
+        parts = parts[perm]
+    final = np.zeros(r0 * span1, idx)
+    final[used] = rank
+    gid = np.empty(n, idx)
+
+    def assign(t):
+        cnt = np.zeros(len(parts), np.int64)
+        a, b = int(bounds[t]), int(bounds[t + 1])
+        if free:
+            k1 = keys[rest[free[0]]]
+            _jit.assign_two(k0.values, k0.lo, k1.values, k1.lo, span1, final, a, b, gid, cnt)
+        else:
+            _jit.assign_one(k0.values, k0.lo, final, a, b, gid, cnt)
+        return cnt
+
+    counts = _in_threads(assign, nthreads)
+    for c in counts[1:]:
+        counts[0] += c
+    return gid, parts - 1, counts[0]
 
 
 def _row_changes(key, jit: bool) -> int:
@@ -335,14 +452,26 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
         # kernel (column checks, the compiled module) and then faults in its tables
         from concurrent.futures import ThreadPoolExecutor
 
+        from ._memory import Faults
+
         with ThreadPoolExecutor(max_workers=1) as helper:
             prepared = helper.submit(ratios.prepare, data, weighted=design.weights is not None, second=second)
             w = _weights(data, design)
-            tables = []
-            return _cell_sums_numbered(
-                data, ratios, design, by, chunk_rows, w, jit, second,
-                on_count=lambda n: tables.append(helper.submit(lambda: prepared.result().allocate(n, touch=True))),
-                run=lambda **kw: ratios.run(prepared.result(), tables=tables[0].result(), **kw))
+            jobs = []
+
+            def on_count(n):  # the cell table: made now, faulted in by the helper, then by both
+                tables = prepared.result().allocate(n)
+                faults = Faults(tables)
+                jobs.append((tables, faults, helper.submit(faults.work)))
+
+            def run(**kw):
+                tables, faults, job = jobs[0]
+                faults.work()
+                job.result()
+                return ratios.run(prepared.result(), tables=tables, **kw)
+
+            return _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on_count=on_count,
+                                       run=run)
     return _cell_sums_numbered(data, ratios, design, by, chunk_rows, _weights(data, design), jit, second)
 
 
@@ -380,7 +509,8 @@ def _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on
         keys.append(pc), cards.append(len(psu_uniques))
     # every domain's cells are neighbours, sorted by (stratum, PSU); domains in the order of
     # their by codes or in a tiled order that follows the rows (_layout)
-    gid, parts = _group_ids(keys, cards, nrow, jit, on_count, _layout(keys[:nb], jit))
+    rows = []
+    gid, parts = _group_ids(keys, cards, nrow, jit, on_count, _layout(keys[:nb], jit), counts=rows)
     ngroups = len(parts)
     cells = {}
     for j, col in enumerate(by):
@@ -392,7 +522,9 @@ def _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on
         if _any_missing(c):
             ok = (c.values if isinstance(c, _Key) else c) >= 0  # a nullable key's values are codes
             in_domain = ok if in_domain is None else in_domain & ok
-    if jit:
+    if rows:  # counted while numbering
+        cells["_rows"] = rows[0]
+    elif jit:
         from ._jit import count
 
         cells["_rows"] = count(gid, ngroups)

@@ -283,6 +283,112 @@ def test_group_ids_in_the_layout_order(seed):
     np.testing.assert_array_equal(gid, rank[ref_gid])
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_fused_numbering_matches_the_definition_whatever_the_threads(seed, monkeypatch):
+    """The two-pass numbering (every key but one determined by the key with most values: a site
+    and a stratum by the PSU, the year not) against the definition, on raw integer columns with
+    gaps, categorical codes with missing values and a tiled layout; the same for 1, 2 and 3
+    threads, the rows per group counted on the way; a second free key falls back."""
+    rng = np.random.default_rng(300 + seed)
+    n = int(rng.integers(2, 4000))
+    psu = rng.integers(0, int(rng.integers(2, 500)), n)
+    site = np.where(psu % 11 == 3, -1, psu // int(rng.integers(1, 5)))  # missing for some PSUs
+    if seed % 3 == 0:
+        site = rng.integers(-1, 30, n)  # not nested in PSUs: the general steps
+    year = rng.integers(0, int(rng.integers(1, 9)), n)
+    h = psu % 7
+    raw = [pd.Series(year * 1 + 2018).astype(np.int16), pd.Series(h * 5 + 3).astype(np.int16),
+           pd.Series(psu * 3 + 1000).astype(np.int32)]
+    keys = [survey._Key.of_codes(*_codes_of(site))] + [survey._codes(r, True)[0] for r in raw]
+    cards = [len(k.lut) - 1 if i == 0 else len(survey._codes(raw[i - 1], True)[1]) for i, k in enumerate(keys)]
+    codes = [keys[0].values.astype(np.int64)] + [k.codes() for k in keys[1:]]
+    ref_gid, ref_parts = _reference_group_ids(codes, cards)
+    used = []
+    real = survey._fused_group_ids
+    monkeypatch.setattr(survey, "_fused_group_ids", lambda *a, **k: used.append(real(*a, **k)) or used[-1])
+
+    def tiled(p):  # (site // 4, year, site, h, psu), as survey._layout makes it
+        return [(p[:, 0] - 1) // 4, p[:, 1], p[:, 0], p[:, 2], p[:, 3]]
+
+    order = np.lexsort(tiled(ref_parts + 1)[::-1])
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    for threads in (1, 2, 3):
+        for sort_columns, want_gid, want_parts in ((None, ref_gid, ref_parts), (tiled, rank[ref_gid], ref_parts[order])):
+            rows, seen = [], []
+            gid, parts = survey._group_ids(keys, cards, n, True, seen.append, sort_columns, counts=rows,
+                                           threads=threads)
+            np.testing.assert_array_equal(gid, want_gid)
+            np.testing.assert_array_equal(parts, want_parts)
+            assert seen == [len(want_parts)]
+            if used[-1] is not None:
+                np.testing.assert_array_equal(rows[0], np.bincount(want_gid, minlength=len(want_parts)))
+    # fused exactly when at most one key is not determined by the one with most values
+    first = max(range(len(cards)), key=lambda j: cards[j])  # the first of the largest
+    free = sum(not (pd.Series(codes[j]).groupby(codes[first]).nunique() == 1).all()
+               for j in range(len(codes)) if j != first)
+    assert (seed % 3 != 0) <= (free <= 1)  # nested sites: fused
+    assert all(u is not None for u in used) == (free <= 1) and all(u is None for u in used) == (free > 1)
+    # a second key that the PSU does not determine: the general steps, the same result
+    used.clear()
+    other = rng.integers(0, 3, n)
+    more = keys + [survey._Key.of_codes(other, 3)]
+    gid, parts = survey._group_ids(more, cards + [3], n, True, threads=2)
+    want_gid, want_parts = _reference_group_ids(codes + [other], cards + [3])
+    np.testing.assert_array_equal(gid, want_gid)
+    np.testing.assert_array_equal(parts, want_parts)
+    assert used == [None]
+
+
+def test_fused_numbering_sees_a_key_that_changes_between_threads():
+    """Every thread alone sees the second key constant within each PSU, yet it is not: the
+    threads' notes are merged, so the key is combined, not looked up."""
+    n = 1000
+    psu = np.arange(n) % 50
+    half = (np.arange(n) >= n // 2).astype(np.int64)  # constant within each thread's rows
+    year = np.arange(n) % 2
+    codes = [psu, half, year]
+    cards = [50, 2, 2]
+    want_gid, want_parts = _reference_group_ids(codes, cards)
+    for threads in (1, 2):
+        gid, parts = survey._group_ids([c.copy() for c in codes], cards, n, True, threads=threads)
+        np.testing.assert_array_equal(gid, want_gid)
+        np.testing.assert_array_equal(parts, want_parts)
+    keys = [survey._Key.of_codes(psu, 50), survey._Key.of_codes(half, 2)]
+    gid, parts, rows = survey._fused_group_ids(keys, [51, 3], [0, 1], n, None, None, 2)
+    np.testing.assert_array_equal(gid, _reference_group_ids(codes[:2], cards[:2])[0])
+    assert len(parts) == 100 and (rows == 10).all()
+
+
+def _codes_of(values):
+    """Codes (-1 for negative values) and the number of distinct others, as a categorical's."""
+    uniq = np.unique(values[values >= 0])
+    return np.where(values >= 0, np.searchsorted(uniq, values), -1).astype(np.int16), len(uniq)
+
+
+def test_faults_touch_every_page_and_change_no_value():
+    """Pieces of the arrays shared by two threads: a value at the start of every page, and only
+    there, is written, with zero; arrays of any length, pieces of any size."""
+    import threading
+
+    from baode_eval._memory import Faults
+
+    arrays = [np.ones((3, 70001)), np.ones(12345, np.int32), np.ones(0), np.ones((2, 5), np.int64)]
+    faults = Faults(arrays, piece=64 << 10)
+    workers = [threading.Thread(target=faults.work) for _ in range(2)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    faults.work()  # nothing left: returns at once
+    for a in arrays:
+        flat = a.reshape(-1)
+        step = 4096 // a.itemsize
+        want = np.ones(len(flat))
+        want[::step] = 0
+        np.testing.assert_array_equal(flat, want)
+
+
 def test_integer_codes_by_lookup_table_match_factorize():
     rng = np.random.default_rng(7)
     for values in (rng.integers(-50, 50, 1000).astype(np.int16), rng.integers(0, 10**12, 500),
