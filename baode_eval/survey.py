@@ -835,7 +835,8 @@ def _weights(data, design) -> np.ndarray | None:
         w = col.to_numpy()  # float32 stays float32 (exact in float64 sums), no copy
     else:
         w = pd.to_numeric(col, errors="coerce").to_numpy(np.float64)
-    if np.isnan(w).any() or (w < 0).any():
+    step = 1 << 16  # in slices: no row-sized temporary to touch (NaN >= 0 is false)
+    if not all(bool((w[i:i + step] >= 0).all()) for i in range(0, len(w), step)):
         raise DataError("weights must be present and non-negative on every row", column=design.weights)
     return w
 

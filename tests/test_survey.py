@@ -203,3 +203,16 @@ def test_domain_estimates_do_not_depend_on_the_row_order(nhanes2, monkeypatch):
     got = survey.estimate(by_race, "highbp", kind="proportion", **kw)
     pd.testing.assert_frame_equal(ref, got, check_exact=False, rtol=1e-10)
     assert len(got) == 12 and got[["region", "race"]].apply(tuple, axis=1).is_monotonic_increasing
+
+
+@pytest.mark.parametrize("bad", [np.nan, -0.5])
+@pytest.mark.parametrize("where", [0, 70_000, 99_999])
+def test_missing_or_negative_weights_are_refused_wherever_they_are(bad, where):
+    """The weights are checked in slices of 65,536 rows: a bad one in any slice is found."""
+    n = 100_000
+    df = pd.DataFrame({"y": np.arange(n) % 3, "w": np.full(n, 1.5, np.float32)})
+    survey.estimate(df, "y", weights="w")  # fine as it is
+    df.loc[where, "w"] = bad
+    with pytest.raises(DataError, match="weights must be present and non-negative") as err:
+        survey.estimate(df, "y", weights="w")
+    assert err.value.column == "w"
