@@ -541,12 +541,18 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
     census = not summary.design.needs_variance
     trend = _Trend(summary, year_column, baseline_year)
     ref = _reference_growth(reference) if trend.ok else {}
-    dom, domains = survey._domain_ids(summary)
-    domains = survey.restore_dtypes(domains.copy(), summary)
+    dom, coded = survey._domain_ids(summary)
+    domains = survey.restore_dtypes(coded.copy(), summary)
     m = len(domains)
     year_codes = None
     if by and year_column in domains.columns:  # the same domains for every indicator: once
-        year_codes = np.unique(domains[year_column].to_numpy(), return_inverse=True)
+        codes = coded[year_column].cat.codes.to_numpy()
+        if len(codes) and codes.min() >= 0:  # the years as codes into their sorted categories
+            uniq = survey.restore_dtypes(pd.DataFrame({year_column: pd.Categorical.from_codes(
+                np.arange(len(coded[year_column].cat.categories)), dtype=coded[year_column].dtype)}), summary)
+            year_codes = uniq[year_column].to_numpy(), codes
+        else:
+            year_codes = np.unique(domains[year_column].to_numpy(), return_inverse=True)
     if trend.ok and any(i.target is not None and i.target.direction in ("rising", "falling")
                         for i in fwk.indicators):
         trend.pairing(summary, "previous_year")  # shared by the threads below: made first
@@ -600,41 +606,60 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
                     v = np.where(v == 0, 1, np.where(v == 1, 0, v)).astype(np.int8)
                 verdict[prev["_dom"]] = v
 
-    for _ in survey.map_ratios(summary, one, range(K), dom):
-        pass
-    domains = domains if by else None
-    small = np.int8 if K < 127 else np.int32  # category codes in the dtype pandas keeps: no conversion
-    ind_codes = np.repeat(np.arange(K, dtype=small), m)
-    goal_ids = [g.id for g in fwk.goals]
-    goal_of = np.repeat(np.array([goal_ids.index(i.goal) for i in fwk.indicators], small), m)
-    out = {}
-    if by:
-        for c in by:
-            col = domains[c]
-            out[c] = (pd.Categorical.from_codes(np.tile(col.cat.codes.to_numpy(), K), dtype=col.dtype, validate=False)
-                      if isinstance(col.dtype, pd.CategoricalDtype) else np.tile(col.to_numpy(), K))
+    def labels() -> dict:
+        """The tidy table's columns that do not depend on the estimates."""
+        small = np.int8 if K < 127 else np.int32  # category codes in the dtype pandas keeps: no conversion
+        ind_codes = np.repeat(np.arange(K, dtype=small), m)
+        goal_ids = [g.id for g in fwk.goals]
+        goal_of = np.repeat(np.array([goal_ids.index(i.goal) for i in fwk.indicators], small), m)
+        cols = {}
+        if by:
+            for c in by:
+                col = domains[c]
+                cols[c] = (pd.Categorical.from_codes(np.tile(col.cat.codes.to_numpy(), K), dtype=col.dtype,
+                                                     validate=False)
+                           if isinstance(col.dtype, pd.CategoricalDtype) else np.tile(col.to_numpy(), K))
 
-    def cat(codes, labels):  # codes made here, within range: no validation pass over 27 x domains
-        return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object), validate=False)
+        def cat(codes, labels):  # codes made here, within range: no validation pass over 27 x domains
+            return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object), validate=False)
 
-    out["goal"] = cat(goal_of, goal_ids)
-    out["goal_label"] = cat(goal_of, [g.label(lang) for g in fwk.goals])
-    out["indicator"] = cat(ind_codes, [i.id for i in fwk.indicators])
-    out["label"] = cat(ind_codes, [i.label(lang) for i in fwk.indicators])
+        def per_indicator(values):
+            labels = list(dict.fromkeys(v for v in values if v is not None))
+            codes = np.array([labels.index(v) if v is not None else -1 for v in values], small)
+            return cat(np.repeat(codes, m), labels)
 
-    def per_indicator(values):
-        labels = list(dict.fromkeys(v for v in values if v is not None))
-        codes = np.array([labels.index(v) if v is not None else -1 for v in values], small)
-        return cat(np.repeat(codes, m), labels)
+        cols["goal"] = cat(goal_of, goal_ids)
+        cols["goal_label"] = cat(goal_of, [g.label(lang) for g in fwk.goals])
+        cols["indicator"] = cat(ind_codes, [i.id for i in fwk.indicators])
+        cols["label"] = cat(ind_codes, [i.label(lang) for i in fwk.indicators])
+        cols["kind"] = per_indicator([i.kind for i in fwk.indicators])
+        cols["unit"] = per_indicator([i.unit for i in fwk.indicators])
+        cols["direction"] = per_indicator([i.target.direction if i.target else None for i in fwk.indicators])
+        cols["target_status"] = per_indicator([i.target.status if i.target else None for i in fwk.indicators])
+        cols["target_source"] = per_indicator([i.target.source if i.target else None for i in fwk.indicators])
+        return cols
 
-    out["kind"] = per_indicator([i.kind for i in fwk.indicators])
-    out["unit"] = per_indicator([i.unit for i in fwk.indicators])
+    if K * m >= survey.PARALLEL_MIN:  # made beside the estimates (phase 2's threads wait at the end)
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            made = pool.submit(labels)
+            for _ in survey.map_ratios(summary, one, range(K), dom):
+                pass
+            lab = made.result()
+    else:
+        for _ in survey.map_ratios(summary, one, range(K), dom):
+            pass
+        lab = labels()
+    out = {c: lab[c] for c in by or ()}
+    for c in ("goal", "goal_label", "indicator", "label", "kind", "unit"):
+        out[c] = lab[c]
     for k in ("estimate", "std_error", "ci_low", "ci_high", "n", "target"):
         out[k] = res[k]
-    out["direction"] = per_indicator([i.target.direction if i.target else None for i in fwk.indicators])
+    out["direction"] = lab["direction"]
     out["verdict"] = pd.Categorical.from_codes(res["verdict"], categories=list(_VERDICT_CODES), validate=False)
-    out["target_status"] = per_indicator([i.target.status if i.target else None for i in fwk.indicators])
-    out["target_source"] = per_indicator([i.target.source if i.target else None for i in fwk.indicators])
+    out["target_status"] = lab["target_status"]
+    out["target_source"] = lab["target_source"]
     table = pd.DataFrame(out, copy=False)
 
     def make_changes():
@@ -803,8 +828,11 @@ class _Pairing:
         strata = summary.strata
         if summary.extra.get("jit") and summary.extra.get("sorted"):
             self.merge = True
-            _, self.start, self.stop = survey._run_bounds(summary, dom)[:3]  # each domain's cells
-            self.order = np.argsort(self.start[a], kind="stable")  # pairs in the order of their cells
+            in_order, self.start, self.stop = survey._run_bounds(summary, dom)[:3]  # each domain's cells
+            pair_of = np.full(len(self.start), -1, np.int64)  # pairs in the order of their cells
+            pair_of[a] = np.arange(len(a))
+            self.order = pair_of[in_order]
+            self.order = self.order[self.order >= 0]
             self.h, self.psu = h, psu
             codes = strata["_stratum"].to_numpy(np.int64)
             size = int(codes.max()) + 1 if len(codes) else 1

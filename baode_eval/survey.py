@@ -945,7 +945,10 @@ def _domain_ids(summary: Summary) -> tuple[np.ndarray, pd.DataFrame]:
             perm = np.lexsort(parts.T[::-1])
             if not np.array_equal(perm, np.arange(len(perm))):  # runs laid out in another key order
                 parts = parts[perm]
-                if (parts[1:] == parts[:-1]).all(axis=1).any():
+                same = np.ones(max(len(parts) - 1, 0), bool)  # column by column: no 2-D temporary
+                for j in range(parts.shape[1]):
+                    same &= parts[1:, j] == parts[:-1, j]
+                if same.any():
                     raise AssertionError("cells marked sorted hold a domain in two places")
                 rank = np.empty_like(perm)
                 rank[perm] = np.arange(len(perm))
@@ -1025,7 +1028,7 @@ def _linearise(summary: Summary, name: str, kind: str, dom=None, domains=None) -
     var = np.zeros(D)
     z = None
     if summary.design.needs_variance:
-        ds_id, d_of, n_h, f_h, G = _domain_strata(summary, dom)
+        ds_id, d_of, n_h, f_h, G, _ = _domain_strata(summary, dom)
         by_ds = _group_sum(summary, ds_id, G)
         if summary.rows_are_psus:
             s1 = by_ds(Yc - R[dom] * Xc) / scale[d_of]
@@ -1048,21 +1051,24 @@ def _domain_strata(summary: Summary, dom: np.ndarray):
     key = id(dom)
     if key in cache and cache[key][0] is dom:
         return cache[key][1]
-    strata = summary.strata.set_index("_stratum")
+    codes = summary.strata["_stratum"].to_numpy(np.int64)
     sc = summary.cells["_stratum"].to_numpy(np.int64)
+    S = max(int(codes.max()) + 1 if len(codes) else 1, int(sc.max()) + 1 if len(sc) else 1)
+    starts = None
     if summary.extra.get("sorted"):  # a domain's cells together, by stratum: groups are runs
         starts = _runs([dom, sc], len(sc))
         ds_id = _run_ids(starts, len(sc))
         d_of, h_of = dom[starts], sc[starts]
         ds_uniq = starts
     else:
-        S = int(strata.index.max()) + 1 if len(strata) else 1
         ds_id, ds_uniq = pd.factorize(dom * S + sc, sort=True)
         ds_uniq = np.asarray(ds_uniq, np.int64)
         d_of, h_of = ds_uniq // S, ds_uniq % S
-    n_h = strata["n_psu"].reindex(h_of).to_numpy(np.float64)
-    f_h = strata["f"].reindex(h_of).to_numpy(np.float64)
-    out = (ds_id, d_of, n_h, f_h, len(ds_uniq))
+    n_by_code, f_by_code = np.full(S, np.nan), np.full(S, np.nan)  # by stratum code (NaN: none)
+    n_by_code[codes] = summary.strata["n_psu"].to_numpy(np.float64)
+    f_by_code[codes] = summary.strata["f"].to_numpy(np.float64)
+    n_h, f_h = n_by_code[h_of], f_by_code[h_of]
+    out = (ds_id, d_of, n_h, f_h, len(ds_uniq), starts)
     cache.clear()
     cache[key] = (dom, out)
     return out
@@ -1167,9 +1173,10 @@ def _run_bounds(summary: Summary, dom: np.ndarray):
     hit = summary.extra.get("_run_bounds")
     if hit is not None and hit[0] is dom:
         return hit[1]
-    _, d_of, n_h, f_h, G = _domain_strata(summary, dom)
+    _, d_of, n_h, f_h, G, starts = _domain_strata(summary, dom)
     D = int(dom.max()) + 1 if len(dom) else 0
-    starts = _runs([dom, summary.cells["_stratum"].to_numpy()], len(dom))
+    if starts is None:
+        starts = _runs([dom, summary.cells["_stratum"].to_numpy()], len(dom))
     gstart = np.append(starts, len(dom)).astype(np.int64)
     gfirst, gstop, order = _bounds_of_runs(d_of, D)  # the groups of domain d
     out = (order, gstart[gfirst], gstart[gstop], gfirst, gstop, gstart, n_h, f_h)
