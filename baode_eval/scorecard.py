@@ -83,7 +83,7 @@ def resolve_design(data: pd.DataFrame, mode: str = "auto", *, weights=None, stra
     check_option("design", mode, DESIGN_MODES)
     if data is not None:
         columns = data.columns
-        has_values = lambda c: bool(data[c].notna().any())  # noqa: E731
+        has_values = lambda c: _has_values(data[c])  # noqa: E731
     cols = {"weights": weights, "strata": strata, "psu": psu, "fpc": fpc}
     if mode != "census" and weights is None:
         for key, canon in CANONICAL_DESIGN.items():
@@ -99,6 +99,20 @@ def resolve_design(data: pd.DataFrame, mode: str = "auto", *, weights=None, stra
     if mode == "survey" and cols["weights"] is None:
         raise ParameterError("design='survey' needs weights (a `weight` column or weights=<column>)")
     return survey.Design(cols["weights"], cols["strata"], cols["psu"], cols["fpc"], lonely_psu, superpopulation)
+
+
+def _has_values(col: pd.Series) -> bool:
+    """Whether a column holds any value: at once for integer and boolean columns (they hold no
+    missing values) and when the first value is there, else looked at in slices."""
+    if not len(col):
+        return False
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind in "iub":
+        return True
+    if isinstance(col.dtype, np.dtype) and col.dtype.kind == "f":
+        a = col.to_numpy()
+        step = 1 << 16
+        return a[0] == a[0] or any(not np.isnan(a[i:i + step]).all() for i in range(0, len(a), step))
+    return bool(col.notna().any())
 
 
 # --------------------------------------------------------------------------------------------
@@ -539,11 +553,48 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
         check_option("kind", ind.kind, survey.KINDS)
     level = check_level(level)
     census = not summary.design.needs_variance
-    trend = _Trend(summary, year_column, baseline_year)
-    ref = _reference_growth(reference) if trend.ok else {}
     dom, coded = survey._domain_ids(summary)
     domains = survey.restore_dtypes(coded.copy(), summary)
     m = len(domains)
+    K = len(fwk.indicators)
+
+    def labels() -> dict:
+        """The tidy table's columns that do not depend on the estimates."""
+        small = np.int8 if K < 127 else np.int32  # category codes in the dtype pandas keeps: no conversion
+        ind_codes = np.repeat(np.arange(K, dtype=small), m)
+        goal_ids = [g.id for g in fwk.goals]
+        goal_of = np.repeat(np.array([goal_ids.index(i.goal) for i in fwk.indicators], small), m)
+        cols = {}
+        if by:
+            for c in by:
+                col = domains[c]
+                cols[c] = (pd.Categorical.from_codes(np.tile(col.cat.codes.to_numpy(), K), dtype=col.dtype,
+                                                     validate=False)
+                           if isinstance(col.dtype, pd.CategoricalDtype) else np.tile(col.to_numpy(), K))
+
+        def cat(codes, labels):  # codes made here, within range: no validation pass over 27 x domains
+            return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object), validate=False)
+
+        def per_indicator(values):
+            labels = list(dict.fromkeys(v for v in values if v is not None))
+            codes = np.array([labels.index(v) if v is not None else -1 for v in values], small)
+            return cat(np.repeat(codes, m), labels)
+
+        cols["goal"] = cat(goal_of, goal_ids)
+        cols["goal_label"] = cat(goal_of, [g.label(lang) for g in fwk.goals])
+        cols["indicator"] = cat(ind_codes, [i.id for i in fwk.indicators])
+        cols["label"] = cat(ind_codes, [i.label(lang) for i in fwk.indicators])
+        cols["kind"] = per_indicator([i.kind for i in fwk.indicators])
+        cols["unit"] = per_indicator([i.unit for i in fwk.indicators])
+        cols["direction"] = per_indicator([i.target.direction if i.target else None for i in fwk.indicators])
+        cols["target_status"] = per_indicator([i.target.status if i.target else None for i in fwk.indicators])
+        cols["target_source"] = per_indicator([i.target.source if i.target else None for i in fwk.indicators])
+        return cols
+
+    # made beside everything else below (at national size 50 ms, while one core would be idle)
+    made = _beside(labels) if K * m >= survey.PARALLEL_MIN else None
+    trend = _Trend(summary, year_column, baseline_year)
+    ref = _reference_growth(reference) if trend.ok else {}
     year_codes = None
     if by and year_column in domains.columns:  # the same domains for every indicator: once
         codes = coded[year_column].cat.codes.to_numpy()
@@ -557,7 +608,6 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
                         for i in fwk.indicators):
         trend.pairing(summary, "previous_year")  # shared by the threads below: made first
 
-    K = len(fwk.indicators)
     # the tidy table's columns, made once; each indicator fills its slice (in threads with the
     # compiled engine): no per-indicator pieces to concatenate (6.6 M rows at national size)
     res = {k: np.empty(K * m) for k in ("estimate", "std_error", "ci_low", "ci_high", "target")}
@@ -606,51 +656,9 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
                     v = np.where(v == 0, 1, np.where(v == 1, 0, v)).astype(np.int8)
                 verdict[prev["_dom"]] = v
 
-    def labels() -> dict:
-        """The tidy table's columns that do not depend on the estimates."""
-        small = np.int8 if K < 127 else np.int32  # category codes in the dtype pandas keeps: no conversion
-        ind_codes = np.repeat(np.arange(K, dtype=small), m)
-        goal_ids = [g.id for g in fwk.goals]
-        goal_of = np.repeat(np.array([goal_ids.index(i.goal) for i in fwk.indicators], small), m)
-        cols = {}
-        if by:
-            for c in by:
-                col = domains[c]
-                cols[c] = (pd.Categorical.from_codes(np.tile(col.cat.codes.to_numpy(), K), dtype=col.dtype,
-                                                     validate=False)
-                           if isinstance(col.dtype, pd.CategoricalDtype) else np.tile(col.to_numpy(), K))
-
-        def cat(codes, labels):  # codes made here, within range: no validation pass over 27 x domains
-            return pd.Categorical.from_codes(codes, categories=pd.Index(labels, dtype=object), validate=False)
-
-        def per_indicator(values):
-            labels = list(dict.fromkeys(v for v in values if v is not None))
-            codes = np.array([labels.index(v) if v is not None else -1 for v in values], small)
-            return cat(np.repeat(codes, m), labels)
-
-        cols["goal"] = cat(goal_of, goal_ids)
-        cols["goal_label"] = cat(goal_of, [g.label(lang) for g in fwk.goals])
-        cols["indicator"] = cat(ind_codes, [i.id for i in fwk.indicators])
-        cols["label"] = cat(ind_codes, [i.label(lang) for i in fwk.indicators])
-        cols["kind"] = per_indicator([i.kind for i in fwk.indicators])
-        cols["unit"] = per_indicator([i.unit for i in fwk.indicators])
-        cols["direction"] = per_indicator([i.target.direction if i.target else None for i in fwk.indicators])
-        cols["target_status"] = per_indicator([i.target.status if i.target else None for i in fwk.indicators])
-        cols["target_source"] = per_indicator([i.target.source if i.target else None for i in fwk.indicators])
-        return cols
-
-    if K * m >= survey.PARALLEL_MIN:  # made beside the estimates (phase 2's threads wait at the end)
-        from concurrent.futures import ThreadPoolExecutor
-
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            made = pool.submit(labels)
-            for _ in survey.map_ratios(summary, one, range(K), dom):
-                pass
-            lab = made.result()
-    else:
-        for _ in survey.map_ratios(summary, one, range(K), dom):
-            pass
-        lab = labels()
+    for _ in survey.map_ratios(summary, one, range(K), dom):
+        pass
+    lab = made.result() if made is not None else labels()
     out = {c: lab[c] for c in by or ()}
     for c in ("goal", "goal_label", "indicator", "label", "kind", "unit"):
         out[c] = lab[c]
@@ -672,6 +680,17 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
         return trend.assemble(parts)
 
     return Scorecard(table, None, fwk, by, level, lang, census, summary.design, make_changes)
+
+
+def _beside(fn):
+    """``fn()`` started in a thread of its own: a future, whose ``result()`` waits for it."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    pool = ThreadPoolExecutor(max_workers=1)
+    try:
+        return pool.submit(fn)
+    finally:
+        pool.shutdown(wait=False)  # the thread ends with its task
 
 
 def verdict_codes(est, lower, upper, target, direction) -> np.ndarray:

@@ -607,10 +607,11 @@ def sufficient_statistics(
     dom_ok = np.ones(len(cells), bool)
     for col in by:
         dom_ok &= cells[col].to_numpy() >= 0
-    cells = cells.loc[dom_ok].reset_index(drop=True)
+    if not dom_ok.all():
+        cells = cells.loc[dom_ok].reset_index(drop=True)
     # domain columns stay categorical (codes + values) until the final table: cheap to group
-    for col, u in zip(by, uniques):
-        cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u)
+    for col, u in zip(by, uniques):  # codes made by the numbering, in range: not checked again
+        cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u, validate=False)
     dtypes = {col: data[col].dtype for col in by}
     # "sorted": every domain's cells together, by (stratum, PSU), domains in the order _layout
     # chose (_group_ids numbers them so) -- phase 2 reads domains and (domain, stratum) groups as runs
