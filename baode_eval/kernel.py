@@ -418,7 +418,7 @@ def _all_finite(a: np.ndarray, step: int = 1 << 16) -> bool:
 def _missing_codes(values: pd.Series) -> np.ndarray:
     """-1 where a value is missing, else >= 0: a categorical's own codes (no copy), else made."""
     if isinstance(values.dtype, pd.CategoricalDtype):
-        return values.cat.codes.to_numpy()
+        return values.array.codes  # a read-only view; ``values.cat.codes`` would copy
     return np.where(np.asarray(pd.isna(values), bool), np.int8(-1), np.int8(0))
 
 

@@ -149,20 +149,39 @@ def _numpy_ops():
 class _Key:
     """A key column for the Numba grouping steps: the code of row r is ``lut[values[r] - lo]``
     (-1 = missing). Integer columns keep their own values and a lookup table, so no row-sized
-    array of codes is made; categoricals (and hashed columns) are their codes (``lo=-1``)."""
+    array of codes is made; categoricals (and hashed columns) are their codes (``lo=-1``).
 
-    __slots__ = ("values", "lo", "lut", "nullable")
+    An integer column's table may be left to be made (``lut=None``, offsets ``0 .. span - 1``):
+    by :meth:`lookup`, a pass over the values, or by the fused numbering, which finds which
+    values occur on its own way (:func:`_fused_group_ids`). ``used`` then holds them, sorted."""
 
-    def __init__(self, values, lo, lut, nullable):
+    __slots__ = ("values", "lo", "lut", "nullable", "span", "used")
+
+    def __init__(self, values, lo, lut, nullable, span=None, used=None):
         self.values, self.lo, self.lut, self.nullable = values, int(lo), lut, nullable
+        self.span = len(lut) if lut is not None else int(span)
+        self.used = used
 
     @classmethod
     def of_codes(cls, codes, card):
         return cls(codes, -1, np.arange(-1, card, dtype=np.int64), True)
 
+    def lookup(self) -> "_Key":
+        """Make the lookup table now if it was left to be made."""
+        if self.lut is None:
+            from . import _jit
+
+            self.lut, self.used = _jit.key_lookup(self.values, self.lo, self.span)
+        return self
+
+    def present(self, present: np.ndarray) -> None:
+        """The lookup table from which offsets occur (``present``, one flag per offset)."""
+        self.lut = np.cumsum(present, dtype=np.int64) - present  # values before: as _jit.key_lookup
+        self.used = np.flatnonzero(present) + self.lo
+
     def codes(self) -> np.ndarray:
         """The row-sized codes (only where needed: an fpc, hashing very many combinations)."""
-        return self.lut[self.values.astype(np.int64) - self.lo]
+        return self.lookup().lut[self.values.astype(np.int64) - self.lo]
 
     def has_missing(self) -> bool:
         return self.nullable and len(self.values) > 0 and int(self.values.min()) < 0
@@ -177,7 +196,7 @@ def _jit_ops():
     from . import _jit
 
     def key(k):
-        return k if isinstance(k, _Key) else _Key.of_codes(np.asarray(k), int(np.max(k, initial=-1)) + 1)
+        return k.lookup() if isinstance(k, _Key) else _Key.of_codes(np.asarray(k), int(np.max(k, initial=-1)) + 1)
 
     def dense(k, lo, span):
         k = key(k)
@@ -199,12 +218,13 @@ def _jit_ops():
     return SimpleNamespace(key=key, dense=dense, determined=determined, combine=combine, relabel=relabel)
 
 
-def _codes(values, jit: bool = False) -> tuple[np.ndarray | _Key, pd.Index]:
+def _codes(values, jit: bool = False, lazy: bool = False) -> tuple[np.ndarray | _Key, pd.Index | None]:
     """Integer codes (sorted uniques; -1 for missing) and the uniques of one key column
-    (``jit``: a :class:`_Key` for the Numba grouping instead of the codes)."""
+    (``jit``: a :class:`_Key` for the Numba grouping instead of the codes; ``lazy``: an integer
+    column's lookup table left to be made, and None for its uniques, until it is numbered)."""
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype):
-        codes = s.cat.codes.to_numpy()
+        codes = s.array.codes  # a read-only view (``s.cat.codes`` copies: 15 ms at national size)
         cats = pd.Index(s.cat.categories)
         return (_Key.of_codes(codes, len(cats)) if jit else codes.astype(np.int64)), cats
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" and len(s):
@@ -212,15 +232,18 @@ def _codes(values, jit: bool = False) -> tuple[np.ndarray | _Key, pd.Index]:
         lo, hi = int(arr.min()), int(arr.max())
         if hi - lo < max(2 * len(arr), _DENSE_LIMIT):  # a lookup table: no hashing, no sorting
             if jit:
-                from . import _jit
-
-                lut, used = _jit.key_lookup(arr, lo, hi - lo + 1)
-                return _Key(arr, lo, lut, False), pd.Index(used.astype(arr.dtype))
+                key = _Key(arr, lo, None, False, span=hi - lo + 1)
+                return (key, None) if lazy else (key, _uniques(key.lookup(), arr.dtype))
             codes, used = _numpy_ops().dense(arr, lo, hi - lo + 1)
             return codes, pd.Index(used.astype(arr.dtype))
     codes, uniques = pd.factorize(s, sort=True)
     codes = codes.astype(np.int64, copy=False)
     return (_Key.of_codes(codes, len(uniques)) if jit else codes), pd.Index(uniques)
+
+
+def _uniques(key: _Key, dtype) -> pd.Index:
+    """The values of an integer key that occur, sorted, once its lookup table is made."""
+    return pd.Index(key.used.astype(dtype))
 
 
 def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool = False, on_count=None,
@@ -248,14 +271,18 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool 
         return np.zeros(n, np.int64), np.zeros((1, 0), np.int64)
     ops = _jit_ops() if jit else _numpy_ops()
     k = len(code_list)
-    radix = [int(c) + 1 for c in cards]
-    order = sorted(range(k), key=lambda j: -radix[j])
-    if jit and k > 1:
-        fused = _fused_group_ids([ops.key(c) for c in code_list], radix, order, n, on_count, sort_columns, threads)
+    if jit and k > 1:  # keys with most values first (a table yet to be made: by its span)
+        keys = [c if isinstance(c, _Key) else ops.key(c) for c in code_list]
+        guess = [c.span - 1 if card is None else int(card) for c, card in zip(keys, cards)]
+        fused = _fused_group_ids(keys, sorted(range(k), key=lambda j: -guess[j]), n, on_count, sort_columns,
+                                 threads)
         if fused is not None:
             if counts is not None:
                 counts.append(fused[2])
             return fused[0], fused[1]
+    cards = [len(c.lookup().used) if card is None else card for c, card in zip(code_list, cards)]
+    radix = [int(c) + 1 for c in cards]
+    order = sorted(range(k), key=lambda j: -radix[j])
     first = order[0]
     gid, used = ops.dense(code_list[first], -1, radix[first])
     parts = np.full((len(used), k), -1, np.int64)
@@ -305,8 +332,7 @@ def _in_threads(fn, nthreads: int) -> list:
         return list(pool.map(fn, range(nthreads)))
 
 
-def _fused_group_ids(keys: list, radix: list[int], order: list[int], n: int, on_count, sort_columns,
-                     threads: int | None):
+def _fused_group_ids(keys: list, order: list[int], n: int, on_count, sort_columns, threads: int | None):
     """:func:`_group_ids` in two passes over the rows when every key but at most one is
     determined by the first (the one with most values), else None (nothing is changed).
 
@@ -315,23 +341,24 @@ def _fused_group_ids(keys: list, radix: list[int], order: list[int], n: int, on_
     other key) combinations occur where their table fits; pass 2 writes the group ids, in the
     final order, and counts the rows. Both work on offsets ``value - lo`` and read no lookup
     table per row: the tables map offsets to codes in the same order, so groups sorted by
-    offsets are sorted by codes. Each thread takes a block of rows; their notes are merged (a
-    key two threads saw with different values is not determined), so the result does not
-    depend on the threads. Returns ``(gid, parts, rows per group)`` as :func:`_group_ids`."""
+    offsets are sorted by codes; a table still to be made is made from the notes (which values
+    occur). Each thread takes a block of rows; their notes are merged (a key two threads saw
+    with different values is not determined), so the result does not depend on the threads.
+    Returns ``(gid, parts, rows per group)`` as :func:`_group_ids`."""
     from . import _jit
 
     first, rest = order[0], order[1:]
     k0 = keys[first]
-    r0 = len(k0.lut)  # offsets 0 .. r0 - 1
+    r0 = k0.span  # offsets 0 .. r0 - 1
     limit = max(2 * n, _DENSE_LIMIT)
-    if r0 * len(rest) > limit:  # the notes per value of the first key would outgrow the rows
+    nthreads = _row_threads(n, threads)
+    if r0 * len(rest) * nthreads > max(n, 1 << 20):  # the notes would outgrow the rows
         return None
-    spans = [len(keys[j].lut) for j in rest]
+    spans = [keys[j].span for j in rest]
     recorded, size = [], 0  # combination tables that fit, in the order of the keys
     for span in spans:
         recorded.append(size + r0 * span <= limit)
         size += r0 * span if recorded[-1] else 0
-    nthreads = _row_threads(n, threads)
     bounds = np.linspace(0, n, nthreads + 1).astype(np.int64)
 
     from .kernel import _load
@@ -361,6 +388,13 @@ def _fused_group_ids(keys: list, radix: list[int], order: list[int], n: int, on_
     span1 = spans[free[0]] if free else 1
     used = np.flatnonzero(pres[free[0]] if free else pres0)
     o0 = used // span1
+    if k0.lut is None:  # lookup tables still to be made: from which offsets occur
+        k0.present(pres0)
+    for i, j in enumerate(rest):
+        if keys[j].lut is None:
+            present = np.zeros(spans[i], np.bool_)
+            present[used % span1 if free and i == free[0] else seen[i, np.flatnonzero(pres0)]] = True
+            keys[j].present(present)
     parts = np.empty((len(used), len(keys)), np.int64)  # codes + 1, as in _group_ids
     parts[:, first] = k0.lut[o0] + 1
     for i, j in enumerate(rest):
@@ -410,7 +444,7 @@ _SLICE = 1 << 20  # rows per slice when counting changes with numpy
 LAYOUT_TILE = 64  # values of the first by key per tile when another key varies slower along the rows
 
 
-def _layout(keys: list, jit: bool):
+def _layout(keys: list, jit: bool, changes: list[int] | None = None):
     """How the cells of these ``by`` keys are laid out: None for the lexicographic order of the
     keys, or ``parts -> sort columns`` (most significant first) for :func:`_group_ids`.
 
@@ -421,10 +455,11 @@ def _layout(keys: list, jit: bool):
     tiled order -- (site // 64, year, site, ...) -- so the cells a stretch of rows adds into are
     neighbours in memory, and a domain's neighbours in (site, year) order are at most a tile (64
     sites x the years) away, which keeps phase 2's writes in cache. Every domain's cells stay together whatever
-    the layout; phase 2 reads domains in cell order and writes them in domain order."""
+    the layout; phase 2 reads domains in cell order and writes them in domain order.
+    ``changes``: the keys' :func:`_row_changes`, if already counted."""
     if len(keys) < 2:
         return None
-    counts = [_row_changes(k, jit) for k in keys]
+    counts = changes if changes is not None else [_row_changes(k, jit) for k in keys]
     slow = min(range(len(keys)), key=lambda j: counts[j])  # the first of the least changing
     if slow == 0:
         return None
@@ -456,7 +491,7 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
 
         with ThreadPoolExecutor(max_workers=1) as helper:
             prepared = helper.submit(ratios.prepare, data, weighted=design.weights is not None, second=second)
-            w = _weights(data, design)
+            w = helper.submit(_weights, data, design)  # checked beside the numbering; read by the kernel
             jobs = []
 
             def on_count(n):  # the cell table: made now, faulted in by the helper, then by both
@@ -468,7 +503,7 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
                 tables, faults, job = jobs[0]
                 faults.work()
                 job.result()
-                return ratios.run(prepared.result(), tables=tables, **kw)
+                return ratios.run(prepared.result(), tables=tables, **{**kw, "weights": w.result()})
 
             return _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on_count=on_count,
                                        run=run)
@@ -478,7 +513,8 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
 def _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on_count=None, run=None) -> dict:
     """:func:`_cell_sums` once the weights ``w`` are read: number the cells, then sum. ``on_count``
     hears the number of cells as soon as it is known; ``run(**kw)`` replaces the compiled
-    kernel's ``cell_sums`` (the kernel prepared in a helper thread)."""
+    kernel's ``cell_sums`` (the kernel prepared in a helper thread; it reads the weights
+    itself, ``w`` is then a future)."""
     nrow = len(data)
     rows_are_psus = design.psu is None
     key_cols = [*by, *([design.strata] if design.strata else []), *([design.psu] if design.psu else [])]
@@ -486,31 +522,51 @@ def _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(max_workers=min(len(key_cols), os.cpu_count() or 1)) as pool:
-            coded = dict(zip(key_cols, pool.map(lambda c: _codes(data[c], True), key_cols)))
+            def code(col):  # with, for a by key, how fast it varies along the rows (_layout)
+                key, u = _codes(data[col], True, lazy=True)
+                return key, u, (_row_changes(key, True) if col in by else None)
+
+            made = dict(zip(key_cols, pool.map(code, key_cols)))
+        coded = {c: m[:2] for c, m in made.items()}
+        changes = [made[c][2] for c in by]
     else:
-        coded = {c: _codes(data[c], jit) for c in key_cols}
+        coded = {c: _codes(data[c], jit, lazy=jit) for c in key_cols}
+        changes = None
+
+    def card(u):  # None: an integer key's values are counted when it is numbered
+        return None if u is None else len(u)
+
     keys, cards, uniques = [], [], []
     for col in by:
         c, u = coded[col]
-        keys.append(c), cards.append(len(u)), uniques.append(u)
+        keys.append(c), cards.append(card(u)), uniques.append(u)
     nb = len(by)
     strata_codes, strata_uniques, psu_uniques = None, None, None
     if design.strata:
         strata_codes, strata_uniques = coded[design.strata]
         if _any_missing(strata_codes):
             raise DataError("missing values in the strata column", column=design.strata)
-        keys.append(strata_codes), cards.append(len(strata_uniques))
+        keys.append(strata_codes), cards.append(card(strata_uniques))
         if isinstance(strata_codes, _Key):  # row codes are only read with an fpc
             strata_codes = strata_codes.codes() if design.fpc else None
     if not rows_are_psus:
         pc, psu_uniques = coded[design.psu]
         if _any_missing(pc):
             raise DataError("missing values in the psu column", column=design.psu)
-        keys.append(pc), cards.append(len(psu_uniques))
+        keys.append(pc), cards.append(card(psu_uniques))
     # every domain's cells are neighbours, sorted by (stratum, PSU); domains in the order of
     # their by codes or in a tiled order that follows the rows (_layout)
     rows = []
-    gid, parts = _group_ids(keys, cards, nrow, jit, on_count, _layout(keys[:nb], jit), counts=rows)
+    gid, parts = _group_ids(keys, cards, nrow, jit, on_count, _layout(keys[:nb], jit, changes), counts=rows)
+
+    def known(u, col):  # the uniques of a key numbered with its lookup table still to make
+        return u if u is not None else _uniques(coded[col][0].lookup(), data[col].dtype)
+
+    uniques = [known(u, col) for u, col in zip(uniques, by)]
+    if design.strata:
+        strata_uniques = known(strata_uniques, design.strata)
+    if not rows_are_psus:
+        psu_uniques = known(psu_uniques, design.psu)
     ngroups = len(parts)
     cells = {}
     for j, col in enumerate(by):

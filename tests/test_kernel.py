@@ -313,11 +313,17 @@ def test_fused_numbering_matches_the_definition_whatever_the_threads(seed, monke
     order = np.lexsort(tiled(ref_parts + 1)[::-1])
     rank = np.empty_like(order)
     rank[order] = np.arange(len(order))
-    for threads in (1, 2, 3):
+    for threads, lazy in ((1, False), (2, False), (3, False), (1, True), (2, True)):
         for sort_columns, want_gid, want_parts in ((None, ref_gid, ref_parts), (tiled, rank[ref_gid], ref_parts[order])):
             rows, seen = [], []
-            gid, parts = survey._group_ids(keys, cards, n, True, seen.append, sort_columns, counts=rows,
-                                           threads=threads)
+            # lazy: the integer keys' lookup tables made by the numbering (their cards unknown)
+            lazy_keys = keys[:1] + [survey._codes(r, True, lazy=True)[0] for r in raw]
+            gid, parts = survey._group_ids(lazy_keys if lazy else keys, cards[:1] + [None] * 3 if lazy else cards,
+                                           n, True, seen.append, sort_columns, counts=rows, threads=threads)
+            if lazy:  # the values that occur, as a pass over them finds them
+                for k, r in zip(lazy_keys[1:], raw):
+                    np.testing.assert_array_equal(k.used, np.unique(r))
+                    np.testing.assert_array_equal(k.lut, survey._codes(r, True)[0].lut)
             np.testing.assert_array_equal(gid, want_gid)
             np.testing.assert_array_equal(parts, want_parts)
             assert seen == [len(want_parts)]
@@ -355,7 +361,7 @@ def test_fused_numbering_sees_a_key_that_changes_between_threads():
         np.testing.assert_array_equal(gid, want_gid)
         np.testing.assert_array_equal(parts, want_parts)
     keys = [survey._Key.of_codes(psu, 50), survey._Key.of_codes(half, 2)]
-    gid, parts, rows = survey._fused_group_ids(keys, [51, 3], [0, 1], n, None, None, 2)
+    gid, parts, rows = survey._fused_group_ids(keys, [0, 1], n, None, None, 2)
     np.testing.assert_array_equal(gid, _reference_group_ids(codes[:2], cards[:2])[0])
     assert len(parts) == 100 and (rows == 10).all()
 
@@ -470,6 +476,19 @@ def test_a_column_the_framework_needs_is_named(bundled, helper, monkeypatch):
     data.loc[3, "psu"] = None
     with pytest.raises(DataError, match="psu"):
         scorecard.build(data.drop(columns=["family_doctor_signed"]), engine="numba", design="survey")
+
+
+@pytest.mark.parametrize("helper", [False, True])
+def test_a_missing_weight_is_named_when_the_helper_checks_the_weights(bundled, helper, monkeypatch):
+    """With the helper thread (forced), the weights are checked beside the numbering: the error
+    still names the column."""
+    if helper:
+        monkeypatch.setattr(survey, "PARALLEL_MIN", 0)
+    data = bundled.assign(weight=1.0, stratum="a", psu=np.arange(len(bundled)) % 20)
+    data.loc[7, "weight"] = np.nan
+    with pytest.raises(DataError, match="weights must be present") as err:
+        scorecard.build(data, engine="numba", design="survey")
+    assert err.value.column == "weight"
 
 
 @pytest.mark.parametrize("lonely", ["adjust", "certainty", "fail"])
