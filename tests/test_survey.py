@@ -216,3 +216,11 @@ def test_missing_or_negative_weights_are_refused_wherever_they_are(bad, where):
     with pytest.raises(DataError, match="weights must be present and non-negative") as err:
         survey.estimate(df, "y", weights="w")
     assert err.value.column == "w"
+
+
+def test_lexsort_by_one_code_is_numpys_lexsort():
+    """Columns packed into one code when they fit (ties kept in row order), else np.lexsort."""
+    rng = np.random.default_rng(5)
+    for n, k, hi in ((0, 2, 5), (1, 1, 3), (1000, 3, 4), (5000, 5, 300), (2000, 4, 2**20), (300, 2, 2**40)):
+        cols = [rng.integers(-3, hi, n) for _ in range(k)]
+        np.testing.assert_array_equal(survey._lexsort(cols), np.lexsort(cols[::-1]))
