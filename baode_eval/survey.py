@@ -225,7 +225,7 @@ def _codes(values, jit: bool = False, lazy: bool = False) -> tuple[np.ndarray | 
     s = values if isinstance(values, pd.Series) else pd.Series(values)
     if isinstance(s.dtype, pd.CategoricalDtype):
         codes = s.array.codes  # a read-only view (``s.cat.codes`` copies: 15 ms at national size)
-        cats = pd.Index(s.cat.categories)
+        cats = s.dtype.categories  # the dtype's own Index (sufficient_statistics reuses the dtype)
         return (_Key.of_codes(codes, len(cats)) if jit else codes.astype(np.int64)), cats
     if isinstance(s.dtype, np.dtype) and s.dtype.kind in "iu" and len(s):
         arr = s.to_numpy()
@@ -609,7 +609,7 @@ def _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on
         cells.update(run(**kw) if run is not None else ratios.cell_sums(data, second=second, **kw))
         return dict(cells=pd.DataFrame(cells, copy=False), uniques=uniques, strata_codes=strata_codes,
                     strata_uniques=strata_uniques, psu_uniques=psu_uniques, names=tuple(ratios.names),
-                    rows_are_psus=rows_are_psus, gid=gid)
+                    rows_are_psus=rows_are_psus, gid=gid, all_in_domain=in_domain is None)
     step = nrow if not chunk_rows or not callable(ratios) else max(int(chunk_rows), 1)
     names = None
     for start in range(0, max(nrow, 1), max(step, 1)):
@@ -650,7 +650,8 @@ def _cell_sums_numbered(data, ratios, design, by, chunk_rows, w, jit, second, on
         cells[f"n:{name}"] = cells[f"n:{name}"].astype(np.int64)
     return dict(cells=pd.DataFrame(cells, copy=False),  # no block consolidation: a big copy for nothing
                 uniques=uniques, strata_codes=strata_codes, strata_uniques=strata_uniques,
-                psu_uniques=psu_uniques, names=tuple(names or ()), rows_are_psus=rows_are_psus, gid=gid)
+                psu_uniques=psu_uniques, names=tuple(names or ()), rows_are_psus=rows_are_psus, gid=gid,
+                all_in_domain=in_domain is None)
 
 
 def sufficient_statistics(
@@ -678,14 +679,18 @@ def sufficient_statistics(
     strata = _strata_table(cells, data, design, r["strata_codes"], rows_are_psus)
     n_psu_total = int(strata["n_psu"].sum())
     # keep only in-domain cells; by columns back to their values
-    dom_ok = np.ones(len(cells), bool)
-    for col in by:
-        dom_ok &= cells[col].to_numpy() >= 0
-    if not dom_ok.all():
-        cells = cells.loc[dom_ok].reset_index(drop=True)
+    if not r.get("all_in_domain"):
+        dom_ok = np.ones(len(cells), bool)
+        for col in by:
+            dom_ok &= cells[col].to_numpy() >= 0
+        if not dom_ok.all():
+            cells = cells.loc[dom_ok].reset_index(drop=True)
     # domain columns stay categorical (codes + values) until the final table: cheap to group
     for col, u in zip(by, uniques):  # codes made by the numbering, in range: not checked again
-        cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=u, validate=False)
+        dtype = data[col].dtype  # a categorical's own dtype when these are its categories: no new one
+        same = isinstance(dtype, pd.CategoricalDtype) and u is dtype.categories
+        cells[col] = pd.Categorical.from_codes(cells[col].to_numpy(), categories=None if same else u,
+                                               dtype=dtype if same else None, validate=False)
     dtypes = {col: data[col].dtype for col in by}
     # "sorted": every domain's cells together, by (stratum, PSU), domains in the order _layout
     # chose (_group_ids numbers them so) -- phase 2 reads domains and (domain, stratum) groups as runs
