@@ -593,8 +593,20 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
 
     # made beside everything else below (at national size 50 ms, while one core would be idle)
     made = _beside(labels) if K * m >= survey.PARALLEL_MIN else None
-    trend = _Trend(summary, year_column, baseline_year)
-    ref = _reference_growth(reference) if trend.ok else {}
+    ref = _reference_growth(reference) if year_column in by else {}
+    rising = any(i.target is not None and i.target.direction in ("rising", "falling") for i in fwk.indicators)
+
+    def make_trend():
+        trend = _Trend(summary, year_column, baseline_year)
+        if trend.ok and rising:
+            trend.pairing(summary, "previous_year")  # shared by the threads below: made once
+        return trend
+
+    if made is not None:  # the groupings every indicator reads first, then the trends beside them
+        survey.shared_groupings(summary, dom)
+        trend_job = _beside(make_trend)
+    else:
+        trend_job = _Done(make_trend())
     year_codes = None
     if by and year_column in domains.columns:  # the same domains for every indicator: once
         codes = coded[year_column].cat.codes.to_numpy()
@@ -604,9 +616,6 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
             year_codes = uniq[year_column].to_numpy(), codes
         else:
             year_codes = np.unique(domains[year_column].to_numpy(), return_inverse=True)
-    if trend.ok and any(i.target is not None and i.target.direction in ("rising", "falling")
-                        for i in fwk.indicators):
-        trend.pairing(summary, "previous_year")  # shared by the threads below: made first
 
     # the tidy table's columns, made once; each indicator fills its slice (in threads with the
     # compiled engine): no per-indicator pieces to concatenate (6.6 M rows at national size)
@@ -648,7 +657,8 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
                                           jit=bool(summary.extra.get("jit")))
                 verdict[:] = verdict_codes(arrays["estimate"], lo, hi, target, t.direction)
         if trend_verdict:
-            ch = trend.changes(summary, ind, lin, level=level, census=census, ref=ref, comparisons=("previous_year",))
+            ch = trend_job.result().changes(summary, ind, lin, level=level, census=census, ref=ref,
+                                            comparisons=("previous_year",))
             if "previous_year" in ch:
                 prev = ch["previous_year"]
                 v = prev["_verdict"].astype(np.int8)
@@ -659,6 +669,7 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
     for _ in survey.map_ratios(summary, one, range(K), dom):
         pass
     lab = made.result() if made is not None else labels()
+    trend = trend_job.result()  # (its errors, bad years, are raised here if no indicator asked)
     out = {c: lab[c] for c in by or ()}
     for c in ("goal", "goal_label", "indicator", "label", "kind", "unit"):
         out[c] = lab[c]
@@ -680,6 +691,16 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
         return trend.assemble(parts)
 
     return Scorecard(table, None, fwk, by, level, lang, census, summary.design, make_changes)
+
+
+class _Done:
+    """A value already made, read like a future."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def result(self):
+        return self.value
 
 
 def _beside(fn):

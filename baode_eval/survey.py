@@ -1303,6 +1303,14 @@ def finalise_into(summary: Summary, name: str, kind: str, dom: np.ndarray, out: 
     return _Lin(domains, dom, out["estimate"], var, out["n"].astype(np.float64), z if keep_z else None)
 
 
+def shared_groupings(summary: Summary, dom: np.ndarray) -> None:
+    """Make (and cache) the groupings of cells every ratio reads, so that threads only read them."""
+    if summary.design.needs_variance:
+        _domain_strata(summary, dom)
+    if fused(summary):
+        _run_bounds(summary, dom)
+
+
 def map_ratios(summary: Summary, fn, items: Sequence, dom: np.ndarray):
     """``map(fn, items)`` over ratios, in order; for the compiled engine on many cells in threads
     (its loops release the GIL). Shared groupings are made first, once, so threads only read them."""
@@ -1312,10 +1320,7 @@ def map_ratios(summary: Summary, fn, items: Sequence, dom: np.ndarray):
         return
     from concurrent.futures import ThreadPoolExecutor
 
-    if summary.design.needs_variance:
-        _domain_strata(summary, dom)
-    if fused(summary):
-        _run_bounds(summary, dom)
+    shared_groupings(summary, dom)
     with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
         yield from pool.map(fn, items)
 
