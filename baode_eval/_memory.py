@@ -33,7 +33,6 @@ import importlib
 import itertools
 import threading
 
-import numpy as np
 
 _LOCK = threading.RLock()
 
