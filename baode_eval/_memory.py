@@ -81,8 +81,8 @@ class Faults:
     """The pages of fresh arrays, to be faulted in piece by piece (``piece`` bytes, front to
     back) by every thread that calls :meth:`work`, until none is left.
 
-    Faulting in is the kernel's work (zeroing a page and mapping it), and two threads do it
-    nearly twice as fast as one on the 2-vCPU machines of the benchmark (365 MB: 0.10-0.11 s
+    Faulting in is the operating system's work (zeroing a page and mapping it), and two threads
+    do it nearly twice as fast as one on the 2-vCPU machines of the benchmark (365 MB: 0.10-0.11 s
     against 0.17-0.21 s, ``flat[::512] = 0``, which releases the GIL). A helper starts as soon
     as the arrays are made; the thread that needs them joins when it has nothing else to do, then
     waits for the helper's last piece. Only pages are touched, never a value: the arrays stay
