@@ -300,7 +300,9 @@ def _source(framework, second: bool, missing=frozenset(), weighted: bool = True)
         wy, wx = (f"({yv} * wr)", f"({xv} * wr)") if weighted else (yv, xv)
         where[f"y:{ind.id}"] = acc(("sum", yv, guard), cond, f"buf[s, {{col}}] += {wy}")
         where[f"x:{ind.id}"] = acc(("sum", xv, guard), cond, f"buf[s, {{col}}] += {wx}")
-        where[f"n:{ind.id}"] = acc(("nonzero", xv, guard), cond, f"if {xv} != 0.0: bcn[s, {{col}}] += 1",
+        # a count adds 0 or 1, with no branch to mispredict on values like 0/1 answers (national
+        # size, two threads: loop median 0.489 s against 0.506 s with `if`, 12 runs alternating)
+        where[f"n:{ind.id}"] = acc(("nonzero", xv, guard), cond, f"bcn[s, {{col}}] += np.int32({xv} != 0.0)",
                                    counts)
         if second:
             where[f"yy:{ind.id}"] = acc(("product", yv, yv, guard), cond, f"buf[s, {{col}}] += {wy} * {wy}")
