@@ -48,7 +48,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from ._memory import huge_pages
+from ._memory import RETAINED, huge_pages
 from .errors import DataError, ParameterError
 
 _LOCK = threading.Lock()
@@ -519,16 +519,27 @@ class Prepared:
             self.yr = np.zeros(1)
 
     def allocate(self, ngroups: int) -> tuple[np.ndarray, np.ndarray]:
-        """The zeroed sum and count tables for ``ngroups`` cells, in small pages (see
-        :mod:`baode_eval._memory`); to fault their pages in before the kernel runs, in threads
-        that would otherwise wait (not in the kernel's threads in the order rows come), hand
-        them to :class:`baode_eval._memory.Faults`."""
+        """The zeroed sum and count tables for ``ngroups`` cells (:meth:`cell_tables`, cleared here)."""
+        tables, dirty = self.cell_tables(ngroups)
+        for a, clear in zip(tables, dirty):
+            if clear:
+                a.fill(0)
+        return tables
+
+    def cell_tables(self, ngroups: int) -> tuple[tuple[np.ndarray, np.ndarray], list[bool]]:
+        """``((sums, counts), dirty)``: the tables for ``ngroups`` cells, zeroed or, where
+        ``dirty``, on memory kept from earlier tables that still holds their values
+        (:class:`baode_eval._memory.Retained`), in small pages (see :mod:`baode_eval._memory`).
+        To fault their pages in (or clear them) before the kernel runs, in threads that would
+        otherwise wait (not in the kernel's threads in the order rows come), hand them to
+        :class:`baode_eval._memory.Faults`."""
         with huge_pages(False):
-            out = np.zeros((max(self.layout["width"], 1), ngroups))  # every sum a contiguous row
+            # every sum a contiguous row
+            out, d_out = RETAINED.zeros((max(self.layout["width"], 1), ngroups), np.float64)
             # row counts, as integers; int32 (a count never exceeds the rows): half the table to touch
-            cnt = np.zeros((max(self.layout["count_width"], 1), ngroups),
-                           np.int32 if self.rows < 2**31 else np.int64)
-        return out, cnt
+            cnt, d_cnt = RETAINED.zeros((max(self.layout["count_width"], 1), ngroups),
+                                        np.int32 if self.rows < 2**31 else np.int64)
+        return (out, cnt), [d_out, d_cnt]
 
     def run(self, *, gid: np.ndarray, in_domain: np.ndarray | None, weights, ngroups: int,
             threads: int | None = None, tables=None) -> dict:

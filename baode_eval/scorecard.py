@@ -32,7 +32,7 @@ import pandas as pd
 
 from . import framework as fw
 from . import survey
-from ._memory import small_pages
+from ._memory import RETAINED, small_pages
 from .errors import DataError, ParameterError
 from .i18n import check_lang
 from .options import DESIGN_MODES, ENGINES, check_level, check_option
@@ -619,9 +619,10 @@ def from_summary(summary: survey.Summary, fwk: fw.Framework, *, level=0.95, lang
 
     # the tidy table's columns, made once; each indicator fills its slice (in threads with the
     # compiled engine): no per-indicator pieces to concatenate (6.6 M rows at national size)
-    res = {k: np.empty(K * m) for k in ("estimate", "std_error", "ci_low", "ci_high", "target")}
-    res["n"] = np.empty(K * m, np.int64)
-    res["verdict"] = np.empty(K * m, np.int8)
+    # (on memory kept from earlier tables when there is some: see _memory.Retained)
+    res = {k: RETAINED.empty(K * m, np.float64) for k in ("estimate", "std_error", "ci_low", "ci_high", "target")}
+    res["n"] = RETAINED.empty(K * m, np.int64)
+    res["verdict"] = RETAINED.empty(K * m, np.int8)
 
     fused = survey.fused(summary)  # the compiled engine: estimates and verdicts in one pass
 

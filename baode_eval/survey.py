@@ -513,8 +513,8 @@ def _cell_sums(data: pd.DataFrame, ratios, design: Design, by: tuple, chunk_rows
             jobs = []
 
             def on_count(n):  # the cell table: made now, faulted in by the helper, then by both
-                tables = prepared.result().allocate(n)
-                faults = Faults(tables)
+                tables, dirty = prepared.result().cell_tables(n)
+                faults = Faults(tables, dirty=dirty)
                 jobs.append((tables, faults, helper.submit(faults.work)))
 
             def run(**kw):

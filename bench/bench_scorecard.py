@@ -159,6 +159,7 @@ def main(argv=None):
     args = ap.parse_args(argv)
 
     from baode_eval import framework, scorecard
+    from baode_eval._memory import RETAINED
 
     t0 = time.perf_counter()
     if args.data:
@@ -196,10 +197,12 @@ def main(argv=None):
         times.setdefault("duckdb", []).append(t_db)
         peak = max(peak, mem_db.peak)
         print(f"[{rep + 1}] duckdb  : {t_db:7.2f} s  sum of {len(cols)} columns by site, year -> {len(sums):,} rows; "
-              f"peak RSS {mem_db.peak / 2**30:.2f} GiB; {cpu_db}")
+              f"peak RSS {mem_db.peak / 2**30:.2f} GiB (of which {RETAINED.kept_bytes / 2**30:.2f} GiB kept by "
+              f"baode-eval for its next run); {cpu_db}")
         sums = None
         for engine in engines:
             card = None
+            reuses = RETAINED.reuses
             with PeakRSS() as mem_sc:
                 t0, c0 = time.perf_counter(), os.times()
                 card = scorecard.build(data, by=("site", "year"), design=args.design, lang="en",
@@ -211,7 +214,8 @@ def main(argv=None):
             print(f"[{rep + 1}] scorecard[{engine}]: {t_sc:7.2f} s (phase 1 {card.timings['phase1_s']:.2f} s, "
                   f"phase 2 {card.timings['phase2_s']:.2f} s)  {len(framework.load().indicators)} indicators x "
                   f"{tidy[['site', 'year']].drop_duplicates().shape[0]:,} site-years with CIs and verdicts; "
-                  f"peak RSS {mem_sc.peak / 2**30:.2f} GiB; {cpu_sc}; ratio to duckdb sums = {t_sc / t_db:.2f} (target <= 1.5)")
+                  f"peak RSS {mem_sc.peak / 2**30:.2f} GiB; {cpu_sc}; {RETAINED.reuses - reuses} big arrays on memory kept "
+                  f"from the run before; ratio to duckdb sums = {t_sc / t_db:.2f} (target <= 1.5)")
             tidy = None
             peak = max(peak, mem_sc.peak)
     if args.repeat > 1:

@@ -565,6 +565,47 @@ def test_threaded_key_numbering_and_phase2_same_as_serial(monkeypatch):
     pd.testing.assert_frame_equal(ref.changes(), card.changes(), check_exact=False, rtol=1e-9, atol=1e-9)
 
 
+def test_scorecard_on_kept_memory_same_as_on_fresh_memory(monkeypatch):
+    """Every big array made on memory an earlier scorecard held (baode_eval._memory.Retained):
+    the cell table is cleared (by the helper threads) and every value of the tidy table written,
+    so the scorecard of other data is the one made on fresh memory."""
+    import gc
+
+    from baode_eval import _memory
+    from baode_eval.simulate import simulate
+
+    first, second = simulate(seed=5, mode="survey").data, simulate(seed=6, mode="survey").data
+    monkeypatch.setattr(survey, "PARALLEL_MIN", 0)  # the helper threads, as at national size
+    monkeypatch.setattr(_memory.RETAINED, "linger", 0.0)
+    fresh = scorecard.build(second, lang="en", engine="numba")
+    monkeypatch.setattr(_memory.RETAINED, "linger", 600.0)
+    monkeypatch.setattr(_memory.RETAINED, "minimum", 0)  # every array, however small
+    _memory.RETAINED.release()
+    card = scorecard.build(first, lang="en", engine="numba")
+    card.tidy(), card.changes()
+    del card
+    gc.collect()
+    assert _memory.RETAINED.kept_bytes > 0
+    made = []
+    cell_tables = kernel.Prepared.cell_tables
+
+    def spy(self, n):
+        tables, dirty = cell_tables(self, n)
+        made.append(dirty)
+        return tables, dirty
+
+    monkeypatch.setattr(kernel.Prepared, "cell_tables", spy)
+    reuses = _memory.RETAINED.reuses
+    again = scorecard.build(second, lang="en", engine="numba")
+    assert made == [[True, True]]  # the cell tables held the first scorecard's sums
+    assert _memory.RETAINED.reuses - reuses >= 7  # and the tidy table's columns, as far as the kept blocks fit them
+    pd.testing.assert_frame_equal(fresh.tidy(), again.tidy())
+    pd.testing.assert_frame_equal(fresh.changes(), again.changes())
+    del again
+    gc.collect()
+    _memory.RETAINED.release()
+
+
 def _trend_framework() -> fw.Framework:
     """A total and a mean with rising/falling targets, and a ratio compared with a reference
     series: the kinds whose changes (and growth) phase 2 computes for the verdicts."""
