@@ -140,6 +140,43 @@ def assign_two(v0, lo0, v1, lo1, span1, final, a, b, gid, cnt):
 
 
 @njit(**_JIT)
+def sort_code(parts, cols, divs):
+    """``(code, ok)``: the mixed-radix code :func:`baode_eval.survey._lexsort` packs, of the sort
+    columns ``parts[:, cols[k]]`` (``(parts[:, cols[k]] - 1) // divs[k]`` where ``divs[k] > 0``),
+    made in two passes over the rows of ``parts`` -- not one strided pass per column and step
+    (at national size 980,000 x 4 parts: the sort took 45-80 ms that way); ``ok`` false when the
+    code would not fit in 62 bits."""
+    n = parts.shape[0]
+    m = cols.shape[0]
+    lo = np.full(m, np.iinfo(np.int64).max)
+    hi = np.full(m, np.iinfo(np.int64).min)
+    for r in range(n):
+        for k in range(m):
+            v = parts[r, cols[k]]
+            if divs[k] > 0:
+                v = (v - 1) // divs[k]
+            lo[k] = min(lo[k], v)
+            hi[k] = max(hi[k], v)
+    code = np.zeros(n, np.int64)
+    if n == 0:
+        return code, True
+    size = 1.0
+    for k in range(m):
+        size *= float(hi[k] - lo[k] + 1)
+    if size >= 2.0 ** 62:
+        return code, False
+    for r in range(n):
+        c = 0
+        for k in range(m):
+            v = parts[r, cols[k]]
+            if divs[k] > 0:
+                v = (v - 1) // divs[k]
+            c = c * (hi[k] - lo[k] + 1) + (v - lo[k])
+        code[r] = c
+    return code, True
+
+
+@njit(**_JIT)
 def changes(values):
     """How many rows hold another value than the row before (how often a key changes along
     the rows: the cells are laid out so that the key that changes least varies slowest)."""

@@ -329,7 +329,7 @@ def _group_ids(code_list: list[np.ndarray], cards: list[int], n: int, jit: bool 
         if not np.array_equal(perm, np.arange(len(perm))):
             rank = np.empty_like(perm)
             rank[perm] = np.arange(len(perm))
-            gid, parts = ops.relabel(gid, rank), parts[perm]
+            gid, parts = ops.relabel(gid, rank), np.take(parts, perm, axis=0)
     return gid, parts - 1
 
 
@@ -421,10 +421,13 @@ def _fused_group_ids(keys: list, order: list[int], n: int, on_count, sort_column
         on_count(len(parts))
     idx = _index_dtype(n)
     rank = np.arange(len(used), dtype=idx)
-    perm = _lexsort(sort_columns(parts) if sort_columns else list(parts.T))
+    spec = getattr(sort_columns, "spec", None) if sort_columns else [(j, 0) for j in range(parts.shape[1])]
+    code, ok = (_jit.sort_code(parts, np.array([j for j, _ in spec], np.int64), np.array([d for _, d in spec], np.int64))
+                if spec is not None else (None, False))
+    perm = np.argsort(code, kind="stable") if ok else _lexsort(sort_columns(parts) if sort_columns else list(parts.T))
     if not np.array_equal(perm, rank):
         rank[perm] = np.arange(len(perm), dtype=idx)
-        parts = parts[perm]
+        parts = np.take(parts, perm, axis=0)  # 7 ms against 28 ms for parts[perm] (980,000 x 4)
     final = np.zeros(r0 * span1, idx)
     final[used] = rank
     gid = np.empty(n, idx)
@@ -486,6 +489,9 @@ def _layout(keys: list, jit: bool, changes: list[int] | None = None):
         cols = [parts[:, j] for j in range(parts.shape[1])]
         return [(cols[0] - 1) // LAYOUT_TILE, cols[slow], *(c for j, c in enumerate(cols) if j != slow)]
 
+    # the same columns as (part, divisor): (part - 1) // divisor, or the part itself where 0 (read
+    # by the compiled numbering, _jit.sort_code)
+    sort_columns.spec = [(0, LAYOUT_TILE), (slow, 0), *((j, 0) for j in range(len(keys)) if j != slow)]
     return sort_columns
 
 
@@ -1024,7 +1030,7 @@ def _domain_ids(summary: Summary) -> tuple[np.ndarray, pd.DataFrame]:
             parts = np.stack([c[starts] for c in codes], axis=1) if len(starts) else np.zeros((0, len(codes)), int)
             perm = _lexsort(list(parts.T))
             if not np.array_equal(perm, np.arange(len(perm))):  # runs laid out in another key order
-                parts = parts[perm]
+                parts = np.take(parts, perm, axis=0)
                 same = np.ones(max(len(parts) - 1, 0), bool)  # column by column: no 2-D temporary
                 for j in range(parts.shape[1]):
                     same &= parts[1:, j] == parts[:-1, j]

@@ -395,6 +395,25 @@ def test_faults_touch_every_page_and_change_no_value():
         np.testing.assert_array_equal(flat, want)
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_sort_code_orders_as_lexsort_of_the_sort_columns(seed):
+    """The compiled packing of the layout's sort columns (part, or (part - 1) // divisor) gives
+    np.lexsort's order of those columns, ties in row order; a code that would not fit is said."""
+    from baode_eval import _jit
+
+    rng = np.random.default_rng(seed)
+    n, k = int(rng.integers(0, 3000)), int(rng.integers(1, 5))
+    parts = rng.integers(0, [50, 8, 300, 7][:k], (n, k)).astype(np.int64)  # codes + 1: 0 = missing
+    spec = [(0, 64), *((j, 0) for j in rng.permutation(k))]
+    code, ok = _jit.sort_code(parts, np.array([j for j, _ in spec]), np.array([d for _, d in spec]))
+    assert ok
+    cols = [(parts[:, j] - 1) // d if d else parts[:, j] for j, d in spec]
+    want = np.lexsort(cols[::-1]) if n else np.zeros(0, np.int64)
+    np.testing.assert_array_equal(np.argsort(code, kind="stable"), want)
+    wide = rng.integers(0, 2**40, (10, 2)).astype(np.int64)
+    assert not _jit.sort_code(wide, np.array([0, 1]), np.array([0, 0]))[1]
+
+
 def test_integer_codes_by_lookup_table_match_factorize():
     rng = np.random.default_rng(7)
     for values in (rng.integers(-50, 50, 1000).astype(np.int16), rng.integers(0, 10**12, 500),
