@@ -421,7 +421,8 @@ def _fused_group_ids(keys: list, order: list[int], n: int, on_count, sort_column
         on_count(len(parts))
     idx = _index_dtype(n)
     rank = np.arange(len(used), dtype=idx)
-    spec = getattr(sort_columns, "spec", None) if sort_columns else [(j, 0) for j in range(parts.shape[1])]
+    spec = sort_columns.spec(parts.shape[1]) if hasattr(sort_columns, "spec") else (
+        None if sort_columns else [(j, 0) for j in range(parts.shape[1])])
     code, ok = (_jit.sort_code(parts, np.array([j for j, _ in spec], np.int64), np.array([d for _, d in spec], np.int64))
                 if spec is not None else (None, False))
     perm = np.argsort(code, kind="stable") if ok else _lexsort(sort_columns(parts) if sort_columns else list(parts.T))
@@ -489,9 +490,11 @@ def _layout(keys: list, jit: bool, changes: list[int] | None = None):
         cols = [parts[:, j] for j in range(parts.shape[1])]
         return [(cols[0] - 1) // LAYOUT_TILE, cols[slow], *(c for j, c in enumerate(cols) if j != slow)]
 
-    # the same columns as (part, divisor): (part - 1) // divisor, or the part itself where 0 (read
-    # by the compiled numbering, _jit.sort_code)
-    sort_columns.spec = [(0, LAYOUT_TILE), (slow, 0), *((j, 0) for j in range(len(keys)) if j != slow)]
+    def spec(k):  # the same columns of k parts as (part, divisor): (part - 1) // divisor, or the
+        # part itself where 0 (read by the compiled numbering, _jit.sort_code)
+        return [(0, LAYOUT_TILE), (slow, 0), *((j, 0) for j in range(k) if j != slow)]
+
+    sort_columns.spec = spec
     return sort_columns
 
 

@@ -412,6 +412,13 @@ def test_sort_code_orders_as_lexsort_of_the_sort_columns(seed):
     np.testing.assert_array_equal(np.argsort(code, kind="stable"), want)
     wide = rng.integers(0, 2**40, (10, 2)).astype(np.int64)
     assert not _jit.sort_code(wide, np.array([0, 1]), np.array([0, 0]))[1]
+    # the tiled layout's own columns, by (site, year) keys and then the design's (stratum, PSU)
+    sort_columns = survey._layout([None, None], True, changes=[1000, 3])
+    parts = rng.integers(0, [300, 8, 20, 90], (n, 4)).astype(np.int64)
+    spec = sort_columns.spec(4)
+    code, ok = _jit.sort_code(parts, np.array([j for j, _ in spec]), np.array([d for _, d in spec]))
+    assert ok and len(spec) == 5
+    np.testing.assert_array_equal(np.argsort(code, kind="stable"), survey._lexsort(sort_columns(parts)))
 
 
 def test_integer_codes_by_lookup_table_match_factorize():
