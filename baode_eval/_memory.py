@@ -44,7 +44,6 @@ import weakref
 import numpy as np
 
 
-
 _LOCK = threading.RLock()
 
 
@@ -127,12 +126,12 @@ class Retained:
 
     A fresh page costs more than writing it: the scorecard's big arrays (at national size the
     365 MB cell table and the 325 MB tidy table) take about 0.45 s of system CPU in page faults a run
-    on the benchmark's virtual machines. Allocators such as jemalloc (DuckDB's) keep freed memory
-    for a while for this reason (its default decay is 10 s); numpy's, for arrays this big, gives
-    it back at once. Arrays of ``minimum`` bytes or more are made here on memory of their own (an
+    on the benchmark's virtual machines. Allocators such as jemalloc, which DuckDB uses on 64-bit
+    Linux (DuckDB's documentation, "jemalloc"), keep freed pages for a while for this reason
+    (jemalloc's default dirty decay is 10 s); numpy's, for arrays this big, gives them back at once. Arrays of ``minimum`` bytes or more are made here on memory of their own (an
     anonymous ``mmap``); when the array and every view of it are gone, the memory waits in this
-    pool (it stays resident) until an array of at least its size, and at most twice, takes it, or
-    until ``linger`` seconds pass. Memory is never handed out while anything can still read it:
+    pool (it stays resident) until an array that needs at most its size, and at least half of
+    it, takes it, or until ``linger`` seconds pass. Memory is never handed out while anything can still read it:
     a view keeps its array, and the array its memory, alive. ``linger`` 0 keeps nothing
     (``BAODE_EVAL_RETAIN_SECONDS``, default 10). It never changes a result: :meth:`zeros` says
     when the memory must still be cleared.
