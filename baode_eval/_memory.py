@@ -219,6 +219,13 @@ class Retained:
             self._sweep_locked(time.monotonic(), everything=True)
             return kept
 
+    def _after_fork(self) -> None:
+        # a child process starts with no timer thread and a fresh lock; the kept blocks are the
+        # parent's, copied on write: dropped (never handed out twice)
+        self._lock = threading.RLock()
+        self._timer = None
+        self._free = []
+
     @property
     def kept_bytes(self) -> int:
         with self._lock:
@@ -237,3 +244,5 @@ def _linger() -> float:
 
 
 RETAINED = Retained(_linger())
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=RETAINED._after_fork)

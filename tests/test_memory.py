@@ -129,3 +129,28 @@ def test_a_bad_linger_in_the_environment_is_named(monkeypatch):
     monkeypatch.setenv("BAODE_EVAL_RETAIN_SECONDS", "ten")
     with pytest.warns(UserWarning, match="BAODE_EVAL_RETAIN_SECONDS.*'ten'"):
         assert _memory._linger() == 10.0
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="no fork here")
+def test_a_forked_child_keeps_nothing_of_the_parent():
+    """A child process (e.g. a forked worker) starts with an empty pool and no timer: the
+    parent's kept blocks are never handed out in it."""
+    import os
+
+    from baode_eval._memory import RETAINED
+
+    a = RETAINED.empty(RETAINED.minimum // 8 + 1, np.float64)
+    del a
+    gc.collect()
+    assert RETAINED.kept_bytes > 0
+    pid = os.fork()
+    if pid == 0:  # the child: report by exit code only
+        ok = RETAINED.kept_bytes == 0 and RETAINED._timer is None
+        before = RETAINED.reuses
+        b = RETAINED.empty(RETAINED.minimum // 8 + 1, np.float64)
+        ok = ok and RETAINED.reuses == before and b.base is not None  # new memory of its own
+        os._exit(0 if ok else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.WEXITSTATUS(status) == 0
+    assert RETAINED.kept_bytes > 0  # the parent's pool is untouched
+    RETAINED.release()
