@@ -7,10 +7,12 @@ DuckDB query that only sums the same numeric columns by site and year, on nation
     python bench/bench_scorecard.py --repeat 3           # alternate the runs, print the best of 3
     python bench/bench_scorecard.py --data national.parquet   # a file from `baode-eval simulate`
 
-Prints both wall times, their ratio and peak resident memory (sampled every 20 ms). The data
-generator below is a stand-in (vectorised, canonical column names, compact dtypes) until the
-project's simulator replaces it; its numbers mean nothing (``--data`` reads a simulated file
-instead). Needs the `bench` extra (duckdb) and, for the numba engine, the `fast` extra.
+Prints both wall times, their ratio and peak resident memory (sampled every 20 ms), and how many
+of the scorecard's big arrays were made on memory the run before gave back (``baode_eval._memory.
+Retained``; the first run of a process is cold, the later ones warm; ``BAODE_EVAL_RETAIN_SECONDS=0``
+makes every run cold). The data generator below is a stand-in (vectorised, canonical column
+names, compact dtypes) until the project's simulator replaces it; its numbers mean nothing
+(``--data`` reads a simulated file instead). Needs the `bench` extra (duckdb) and, for the numba engine, the `fast` extra.
 """
 from __future__ import annotations
 
