@@ -491,13 +491,12 @@ def _layout(keys: list, jit: bool, changes: list[int] | None = None):
     if slow == 0:
         return None
 
-    def sort_columns(parts):  # parts hold codes + 1 (missing = 0: tile -1)
-        cols = [parts[:, j] for j in range(parts.shape[1])]
-        return [(cols[0] - 1) // LAYOUT_TILE, cols[slow], *(c for j, c in enumerate(cols) if j != slow)]
-
-    def spec(k):  # the same columns of k parts as (part, divisor): (part - 1) // divisor, or the
-        # part itself where 0 (read by the compiled numbering, _jit.sort_code)
+    def spec(k):  # the sort columns of k parts as (part, divisor): (part - 1) // divisor, or the
+        # part itself where 0 -- what sort_columns makes, read as such by _jit.sort_code
         return [(0, LAYOUT_TILE), (slow, 0), *((j, 0) for j in range(k) if j != slow)]
+
+    def sort_columns(parts):  # parts hold codes + 1 (missing = 0: tile -1)
+        return [(parts[:, j] - 1) // d if d else parts[:, j] for j, d in spec(parts.shape[1])]
 
     sort_columns.spec = spec
     return sort_columns
